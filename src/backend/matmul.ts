@@ -1,0 +1,29 @@
+/**
+ * Float32 matrix products through tfjs, for the large products of the metrics (covariance
+ * blocks, Gram blocks for nearest neighbours).
+ *
+ * On the wasm backend only a plain 2-D matmul without transpose flags reaches XNNPACK's fast
+ * path, so callers pass both operands in the layout the product needs (A is m×k, B is k×n).
+ */
+import { getTf } from './tf.js';
+
+/** C = A·B with A m×k and B k×n, all row-major float32. */
+export async function matmulF32(
+  a: Float32Array, m: number, k: number,
+  b: Float32Array, n: number,
+): Promise<Float32Array> {
+  const { tf } = await getTf();
+  return matmulF32Sync(tf, a, m, k, b, n);
+}
+
+/** Synchronous form for callers that already hold the tfjs namespace (hot loops). */
+export function matmulF32Sync(
+  tf: import('./tf.js').Tf,
+  a: Float32Array, m: number, k: number,
+  b: Float32Array, n: number,
+): Float32Array {
+  return tf.tidy(() => {
+    const c = tf.matMul(tf.tensor2d(a, [m, k]), tf.tensor2d(b, [k, n]));
+    return c.dataSync() as Float32Array;
+  });
+}

@@ -1,0 +1,44 @@
+#!/usr/bin/env node
+/**
+ * The `repgeom` command line. Command files stay thin over the library; this file only wires
+ * them into yargs and turns user errors into one line on stderr and exit status 2.
+ */
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { UserError } from '../errors.js';
+import { requestBackend, BACKEND_CHOICES } from '../backend/tf.js';
+import { measureCommand } from './measure.js';
+import { VERSION } from './common.js';
+
+const EXIT_USAGE = 2;
+
+export async function main(argv: string[]): Promise<void> {
+  const debug = argv.includes('--debug');
+  try {
+    await yargs(argv)
+      .scriptName('repgeom')
+      .version(VERSION)
+      .usage('$0 <command> [options]')
+      .option('backend', { type: 'string', choices: BACKEND_CHOICES as string[], describe: 'tfjs backend (default: REPGEOM_BACKEND or the best available: node-gpu > node > wasm > cpu)' })
+      .option('debug', { type: 'boolean', default: false, describe: 'print stack traces' })
+      .middleware((a) => requestBackend(a.backend as string | undefined))
+      .command(measureCommand)
+      .demandCommand(1, 'name a command: measure')
+      .strict()
+      .wrap(Math.min(110, process.stdout.columns || 110))
+      .fail((message, error) => {
+        throw error ?? new UserError(message);
+      })
+      .parseAsync();
+  } catch (e) {
+    if (e instanceof UserError) {
+      process.stderr.write(`repgeom: ${e.message}\n`);
+      if (debug) process.stderr.write(`${e.stack}\n`);
+      process.exitCode = EXIT_USAGE;
+      return;
+    }
+    throw e;
+  }
+}
+
+await main(hideBin(process.argv));

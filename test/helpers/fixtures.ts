@@ -1,0 +1,77 @@
+/** The geometry fixtures of ../shared (read in place, never copied) and small test utilities. */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { readNpy } from '../../src/io/npy.js';
+import type { Matrix } from '../../src/backend/matrix.js';
+
+export const SHARED = resolve(import.meta.dirname, '..', '..', '..', 'shared');
+export const GEOMETRY = resolve(SHARED, 'fixtures', 'geometry');
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Expected = Record<string, any>;
+export const EXPECTED: Record<string, Expected> = JSON.parse(readFileSync(resolve(GEOMETRY, 'expected.json'), 'utf8'));
+
+/** Fixture cases that have their own point cloud (the `__C0_identity` entry reuses smallbatch). */
+export const CASES = Object.keys(EXPECTED).filter((c) => !c.includes('__'));
+
+export function fixturePath(name: string): string {
+  return resolve(GEOMETRY, `${name.split('__')[0]}.npy`);
+}
+
+export async function loadFixture(name: string): Promise<Matrix<Float64Array>> {
+  const { data, shape } = await readNpy(fixturePath(name));
+  return { data: data as Float64Array, rows: shape[0], cols: shape[1] };
+}
+
+/** A seeded normal generator (mulberry32 + Box–Muller) for clouds built by construction. */
+export function gaussian(seed: number): () => number {
+  let s = seed >>> 0;
+  const uniform = () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  return () => Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
+}
+
+export function randomMatrix(rows: number, cols: number, seed: number, scales?: number[]): Matrix<Float64Array> {
+  const g = gaussian(seed), data = new Float64Array(rows * cols);
+  for (let i = 0; i < data.length; i++) data[i] = g() * (scales ? scales[i % cols] : 1);
+  return { data, rows, cols };
+}
+
+/** A random orthogonal d×d matrix (Gram–Schmidt of a Gaussian matrix), row-major. */
+export function randomRotation(d: number, seed: number): Float64Array {
+  const q = randomMatrix(d, d, seed).data;
+  for (let i = 0; i < d; i++) {
+    for (let k = 0; k < i; k++) {
+      let dot = 0;
+      for (let j = 0; j < d; j++) dot += q[i * d + j] * q[k * d + j];
+      for (let j = 0; j < d; j++) q[i * d + j] -= dot * q[k * d + j];
+    }
+    let norm = 0;
+    for (let j = 0; j < d; j++) norm += q[i * d + j] ** 2;
+    norm = Math.sqrt(norm);
+    for (let j = 0; j < d; j++) q[i * d + j] /= norm;
+  }
+  return q;
+}
+
+/** x·R (rows rotated), then scaled by `scale` and shifted by `shift` in every coordinate. */
+export function rotateScaleShift(x: Matrix, r: Float64Array, scale = 1, shift = 0): Matrix<Float64Array> {
+  const { rows, cols: d } = x, out = new Float64Array(rows * d);
+  for (let i = 0; i < rows; i++) {
+    for (let k = 0; k < d; k++) {
+      const v = x.data[i * d + k];
+      for (let j = 0; j < d; j++) out[i * d + j] += v * r[k * d + j];
+    }
+    for (let j = 0; j < d; j++) out[i * d + j] = out[i * d + j] * scale + shift;
+  }
+  return { data: out, rows, cols: d };
+}
+
+export function relativeError(a: number, b: number): number {
+  return Math.abs(a - b) / Math.max(Math.abs(b), Number.MIN_VALUE);
+}
