@@ -27,7 +27,8 @@ export async function main(argv: string[]): Promise<void> {
       .strict()
       .wrap(Math.min(110, process.stdout.columns || 110))
       .fail((message, error) => {
-        throw error ?? new UserError(message);
+        // yargs' own messages span lines; the contract is one line.
+        throw error ?? new UserError(`${message.replace(/\s*\n\s*/g, ' ')} (see --help)`);
       })
       .parseAsync();
   } catch (e) {

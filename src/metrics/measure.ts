@@ -24,6 +24,7 @@ import { covarianceSpectrum } from './spectrum.js';
 import { pcaId, type PcaIdResult } from './pca-id.js';
 import { twoNN, type TwoNNResult } from './twonn.js';
 import { mle, type MleResult } from './mle.js';
+import { knn } from './knn.js';
 import { RowReservoir } from './sample.js';
 import { fitTransform, describeTransform, type FittedTransform, type TransformSpec } from './transforms.js';
 
@@ -158,7 +159,8 @@ export async function measure(hs: HiddenStates, options: MeasureOptions): Promis
     await pass('partition', (s, b) => s.partition?.add(b), states);
   }
 
-  const layers = infos.map((info) => layerResult(states.get(info.layer) as LayerState, hs, options));
+  const layers: LayerMeasures[] = [];
+  for (const info of infos) layers.push(await layerResult(states.get(info.layer) as LayerState, hs, options));
   const kinds = new Set([...kernels.values()].map((k) => k.kind));
   return {
     backend: tfLoaded() ? (await getTf()).name : 'js',
@@ -168,11 +170,11 @@ export async function measure(hs: HiddenStates, options: MeasureOptions): Promis
   };
 }
 
-function layerResult(s: LayerState, hs: HiddenStates, o: MeasureOptions): LayerMeasures {
+async function layerResult(s: LayerState, hs: HiddenStates, o: MeasureOptions): Promise<LayerMeasures> {
   const m = o.metrics, d = s.dim, n = s.cov.count, layer = s.info.layer;
-  const inLayer = <T>(f: () => T): T => {
+  const inLayer = async <T>(f: () => T | Promise<T>): Promise<T> => {
     try {
-      return f();
+      return await f();
     } catch (e) {
       if (e instanceof UserError) throw new UserError(`layer ${layer}: ${e.message}`);
       throw e;
@@ -193,7 +195,7 @@ function layerResult(s: LayerState, hs: HiddenStates, o: MeasureOptions): LayerM
     const { c0, label } = resolveC0(o.c0, cov, layer, d);
     out.isoscoreStar = {
       zeta: o.zeta, c0: label, batchRows: s.batch ? s.batch.count : null,
-      value: inLayer(() => isoScoreStarOfCovariance(batchCov, c0, o.zeta, d)),
+      value: await inLayer(() => isoScoreStarOfCovariance(batchCov, c0, o.zeta, d)),
     };
   }
   if (s.cosine && m.has('cosine')) {
@@ -204,11 +206,13 @@ function layerResult(s: LayerState, hs: HiddenStates, o: MeasureOptions): LayerM
   if (s.reservoir) {
     const { matrix, seen } = s.reservoir.result();
     const sample = seen > matrix.rows ? matrix.rows : null;
+    // One neighbour search serves both estimators (TwoNN needs 2 neighbours, MLE k).
+    const neighbours = matrix.rows >= 3 ? await knn(matrix, Math.min(m.has('mle') ? o.mleK : 2, matrix.rows - 1)) : undefined;
     if (m.has('twonn')) {
       const subsets = o.twoNNSubsets > 0 ? { count: o.twoNNSubsets, fraction: 0.9, seed: o.seed } : undefined;
-      out.twoNN = { ...inLayer(() => twoNN(matrix, { discardFraction: o.discardFraction, duplicates: o.duplicates, subsets })), sample };
+      out.twoNN = { ...(await inLayer(() => twoNN(matrix, { discardFraction: o.discardFraction, duplicates: o.duplicates, subsets, knn: neighbours }))), sample };
     }
-    if (m.has('mle')) out.mle = { ...inLayer(() => mle(matrix, { k: o.mleK, duplicates: o.duplicates })), sample };
+    if (m.has('mle')) out.mle = { ...(await inLayer(() => mle(matrix, { k: o.mleK, duplicates: o.duplicates, knn: neighbours }))), sample };
   }
   if (m.has('pca-id') || m.has('spectrum')) {
     const eigenvalues = covarianceSpectrum(cov, d, n);
