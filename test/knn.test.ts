@@ -92,8 +92,28 @@ describe('knn float32 pass = float64 brute force, exactly', () => {
     assertSame(fast, knnBruteForce(x, 3));
   });
 
+  test('hundreds of copies of one vector (e.g. BOS hidden states): shared fallback, still exact', async () => {
+    const x = gaussianMatrix(1500, 32, 8);
+    for (let c = 0; c < 300; c++) x.data.copyWithin((1200 + c) * 32, 5 * 32, 6 * 32); // rows 1200..1499 = row 5
+    const fast = await knn(x, 6, { exact: false, blockSize: 256 });
+    assert.ok(fast.uncertifiedRows >= 250, `${fast.uncertifiedRows}`);
+    assertSame(fast, knnBruteForce(x, 6));
+    // Row 5's neighbours: the first six copies (distance 0, by index).
+    assert.deepEqual(Array.from(fast.indices.subarray(5 * 6, 6 * 6)), [1200, 1201, 1202, 1203, 1204, 1205]);
+  });
+
+  test('tfjs memory stays flat', async () => {
+    const { tf } = await getTf();
+    const x = gaussianMatrix(900, 48, 9);
+    await knn(x, 3, { exact: false, blockSize: 200 });
+    const before = tf.memory().numTensors;
+    await knn(x, 3, { exact: false, blockSize: 200 });
+    assert.equal(tf.memory().numTensors, before);
+  });
+
   test('worker threads (wasm/cpu backends) give the same result', async () => {
-    const x = gaussianMatrix(1000, 64, 5);
+    // 210 tiles: enough work for the (already started) worker to take some.
+    const x = gaussianMatrix(2000, 200, 5);
     const fast = await knn(x, 4, { exact: false, blockSize: 100, threads: 2, waitForThreads: true });
     assertSame(fast, knnBruteForce(x, 4));
     const { name } = await getTf();

@@ -7,12 +7,11 @@
  * is an order of magnitude faster at d = 768 and accurate to ~1e-7 relative per entry.
  */
 import type { ProductKernel } from '../metrics/covariance.js';
+import { matmulF32Sync } from './matmul.js';
 
 export function multiply(a: ArrayLike<number>, m: number, k: number, b: Float64Array, n: number, kernel: ProductKernel): Float64Array {
   if (kernel.kind === 'float32') {
-    const { tf } = kernel;
-    const p = tf.tidy(() => tf.matMul(tf.tensor2d(Float32Array.from(a), [m, k]), tf.tensor2d(Float32Array.from(b), [k, n])).dataSync());
-    return Float64Array.from(p);
+    return Float64Array.from(matmulF32Sync(kernel.tf, Float32Array.from(a), m, k, Float32Array.from(b), n));
   }
   const c = new Float64Array(m * n);
   for (let i = 0; i < m; i++) {

@@ -22,8 +22,10 @@ export function matmulF32Sync(
   a: Float32Array, m: number, k: number,
   b: Float32Array, n: number,
 ): Float32Array {
-  return tf.tidy(() => {
-    const c = tf.matMul(tf.tensor2d(a, [m, k]), tf.tensor2d(b, [k, n]));
-    return c.dataSync() as Float32Array;
-  });
+  // tidy must return the tensor, not its data: tidy walks a returned object looking for tensors,
+  // element by element for a typed array (seconds for a 768×768 product).
+  const c = tf.tidy(() => tf.matMul(tf.tensor2d(a, [m, k]), tf.tensor2d(b, [k, n])));
+  const out = c.dataSync() as Float32Array;
+  c.dispose();
+  return out;
 }

@@ -20,6 +20,7 @@
  */
 import type { Matrix } from '../backend/matrix.js';
 import type { Tf } from '../backend/tf.js';
+import { matmulF32Sync } from '../backend/matmul.js';
 
 export type ProductKernel = { kind: 'float64' } | { kind: 'float32'; tf: Tf };
 
@@ -141,8 +142,7 @@ function comomentFloat32(tf: Tf, data: ArrayLike<number>, rows: number, d: numbe
       xt[j * rows + r] = v;
     }
   }
-  const p = tf.tidy(() => tf.matMul(tf.tensor2d(xt, [d, rows]), tf.tensor2d(x, [rows, d])).dataSync());
-  return Float64Array.from(p);
+  return Float64Array.from(matmulF32Sync(tf, xt, d, rows, x, d));
 }
 
 /** Convenience: the accumulator over all rows of an in-memory matrix. */

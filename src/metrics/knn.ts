@@ -80,8 +80,8 @@ export type DuplicatePolicy = 'drop' | 'keep';
 
 /** Inputs at or below this many N²·d multiply-adds go to the brute force (no tfjs start-up). */
 const BRUTE_FORCE_WORK = 1e8;
-/** Below this many N²·d multiply-adds worker threads are not started (start-up ≈ 0.3–0.5 s). */
-const THREAD_WORK = 4e9;
+/** Below this many N²·d multiply-adds (≈ 0.5 s on one core) no worker thread is started (start-up ≈ 0.3 s). */
+const THREAD_WORK = 1e10;
 const U32 = 2 ** -24;
 const U64 = 2 ** -53;
 
@@ -108,7 +108,6 @@ export async function knn(x: Matrix, k: number, options: KnnOptions = {}): Promi
   const shared: SharedState = {
     n, d, cap, ...layout,
     xc: new Float32Array(new SharedArrayBuffer(4 * n * d)),
-    xt: new Float32Array(new SharedArrayBuffer(4 * n * d)),
     norms: new Float64Array(new SharedArrayBuffer(8 * n)),
     ready: new Int32Array(new SharedArrayBuffer(4)),
     counter: new Int32Array(new SharedArrayBuffer(4)),
@@ -117,42 +116,46 @@ export async function knn(x: Matrix, k: number, options: KnnOptions = {}): Promi
   };
   // Workers boot (module load, tfjs start-up) while this thread prepares the data.
   const workers = startWorkers(shared, threads, name);
-  const prep = prepare(x, shared);
-  Atomics.store(shared.ready, 0, 1);
-  Atomics.notify(shared.ready, 0);
-  if (options.waitForThreads) {
+  const parts: CandidateHeaps[] = [];
+  let prep: Prepared;
+  try {
+    prep = prepare(x, shared);
+    Atomics.store(shared.ready, 0, 1);
+    Atomics.notify(shared.ready, 0);
+    if (options.waitForThreads) {
+      for (const w of workers) {
+        while (Atomics.load(shared.status, w.id) === 0 && !w.settled()) await new Promise((r) => setTimeout(r, 2));
+      }
+    }
+    const heaps = new CandidateHeaps(n, cap);
+    parts.push(heaps);
+    Atomics.store(shared.status, 0, 1);
+    runTiles(tf, shared, heaps, 0);
+
+    // Collect the workers' candidate lists. A worker that has not started yet is cancelled (the
+    // others took all the tiles); one that failed leaves its tiles to be redone here.
+    const failed: number[] = [];
     for (const w of workers) {
-      while (Atomics.load(shared.status, w.id) === 0 && !w.settled()) await new Promise((r) => setTimeout(r, 2));
+      if (Atomics.compareExchange(shared.status, w.id, 0, 3) === 0) continue;
+      const reply = await w.reply;
+      if (reply && 'val' in reply) parts.push(CandidateHeaps.from(n, cap, reply));
+      else failed.push(w.id);
     }
-  }
-
-  const heaps = new CandidateHeaps(n, cap);
-  Atomics.store(shared.status, 0, 1);
-  runTiles(tf, shared, heaps, 0);
-
-  // Collect the workers' candidate lists. A worker that has not started yet is cancelled (its
-  // tiles were all taken by the others); one that failed leaves its tiles to be redone here.
-  const parts: CandidateHeaps[] = [heaps];
-  const failed: number[] = [];
-  for (const w of workers) {
-    if (Atomics.compareExchange(shared.status, w.id, 0, 3) === 0) {
-      void w.worker.terminate();
-      continue;
+    const redo: number[] = [];
+    for (let t = 0; t < tiles; t++) {
+      const o = shared.owner[t];
+      if (o === -1 || failed.includes(o)) redo.push(t);
     }
-    const reply = await w.reply;
-    void w.worker.terminate();
-    if (reply && 'val' in reply) parts.push(CandidateHeaps.from(n, cap, reply));
-    else failed.push(w.id);
+    if (redo.length > 0) runTiles(tf, shared, heaps, 0, redo);
+  } finally {
+    // Stop any worker still running (on an error here, they would otherwise go on computing).
+    Atomics.store(shared.counter, 0, tiles);
+    for (const w of workers) void w.worker.terminate();
   }
-  const redo: number[] = [];
-  for (let t = 0; t < tiles; t++) {
-    const o = shared.owner[t];
-    if (o === -1 || failed.includes(o)) redo.push(t);
-  }
-  if (redo.length > 0) runTiles(tf, shared, heaps, 0, redo);
+  const contributors = new Set(shared.owner).size;
 
   const result = refine(x, k, parts, prep);
-  return { ...result, method: 'gram', threads: 1 + workers.length - failed.length };
+  return { ...result, method: 'gram', threads: contributors };
 }
 
 /** Float64 brute force over all pairs: the definition, O(N²·d). */
@@ -364,7 +367,7 @@ interface Prepared {
   scale: number;
 }
 
-/** Blocks of about `blockSize` rows and the tiles (I, J ≥ I) of the upper triangle. */
+/** Blocks of about `blockSize` rows and the tiles (I ≤ J) of the upper triangle. */
 function tileLayout(n: number, blockSize: number | undefined): { blockStart: Int32Array; tileI: Int32Array; tileJ: Int32Array } {
   const target = Math.max(16, Math.floor(blockSize ?? 1024));
   const nb = Math.ceil(n / target);
@@ -374,39 +377,44 @@ function tileLayout(n: number, blockSize: number | undefined): { blockStart: Int
   const count = (nb * (nb + 1)) / 2;
   const tileI = new Int32Array(count), tileJ = new Int32Array(count);
   let q = 0;
-  for (let I = 0; I < nb; I++) for (let J = I; J < nb; J++) { tileI[q] = I; tileJ[q] = J; q++; }
+  // Column block outermost: consecutive tiles share their (transposed, packed) column operand.
+  for (let J = 0; J < nb; J++) for (let I = 0; I <= J; I++) { tileI[q] = I; tileJ[q] = J; q++; }
   return { blockStart, tileI, tileJ };
 }
 
 /**
  * Fill the shared float32 data: centred, scaled by a power of two (exact: it keeps float32 away
- * from overflow and underflow without changing relative errors), rounded; its transposed blocks;
- * the float64 squared norms of the rounded rows.
+ * from overflow and underflow without changing relative errors) and rounded; and the float64
+ * squared norms of the rounded rows.
  */
 function prepare(x: Matrix, st: SharedState): Prepared {
-  const n = x.rows, d = x.cols, data = x.data, blockStart = st.blockStart;
-  // Built in private arrays and copied into the shared ones at the end: element access to
-  // SharedArrayBuffer-backed arrays is slower in V8.
-  const xc = new Float32Array(n * d), xt = new Float32Array(n * d);
-  const mean = new Float64Array(d);
-  for (let i = 0; i < n; i++) for (let t = 0; t < d; t++) mean[t] += data[i * d + t];
-  for (let t = 0; t < d; t++) mean[t] /= n;
-  let maxAbs = 0;
+  const n = x.rows, d = x.cols, data = x.data;
+  const mean = new Float64Array(d), lo = new Float64Array(d).fill(Infinity), hi = new Float64Array(d).fill(-Infinity);
   for (let i = 0; i < n; i++) {
+    const o = i * d;
     for (let t = 0; t < d; t++) {
-      const v = Math.abs(data[i * d + t] - mean[t]);
-      if (v > maxAbs) maxAbs = v;
+      const v = data[o + t];
+      mean[t] += v;
+      if (v < lo[t]) lo[t] = v;
+      if (v > hi[t]) hi[t] = v;
     }
   }
+  let maxAbs = 0;
+  for (let t = 0; t < d; t++) {
+    mean[t] /= n;
+    maxAbs = Math.max(maxAbs, Math.abs(hi[t] - mean[t]), Math.abs(lo[t] - mean[t]));
+  }
   const scale = maxAbs > 0 ? 2 ** -Math.round(Math.log2(maxAbs)) : 1;
+  const xc = st.xc;
   const norms = new Float64Array(n);
   const rho = new Float64Array(n);
   for (let i = 0; i < n; i++) {
+    const o = i * d;
     let s = 0, r = 0;
     for (let t = 0; t < d; t++) {
-      const v = (data[i * d + t] - mean[t]) * scale;
+      const v = (data[o + t] - mean[t]) * scale;
       const f = Math.fround(v);
-      xc[i * d + t] = f;
+      xc[o + t] = f;
       s += f * f;
       r += v * v;
     }
@@ -414,15 +422,6 @@ function prepare(x: Matrix, st: SharedState): Prepared {
     rho[i] = Math.sqrt(r);
   }
   st.norms.set(norms);
-  st.xc.set(xc);
-  for (let J = 0; J + 1 < blockStart.length; J++) {
-    const j0 = blockStart[J], bj = blockStart[J + 1] - j0, off = j0 * d;
-    for (let c = 0; c < bj; c++) {
-      const src = (j0 + c) * d;
-      for (let t = 0; t < d; t++) xt[off + t * bj + c] = xc[src + t];
-    }
-  }
-  st.xt.set(xt);
   return { norms, rho, scale };
 }
 
@@ -431,12 +430,11 @@ interface SharedState {
   d: number;
   cap: number;
   xc: Float32Array;
-  xt: Float32Array;
   norms: Float64Array;
   blockStart: Int32Array;
   tileI: Int32Array;
   tileJ: Int32Array;
-  /** Set to 1 once xc, xt and norms are filled. */
+  /** Set to 1 once xc and norms are filled. */
   ready: Int32Array;
   /** Next tile to take. */
   counter: Int32Array;
@@ -451,12 +449,14 @@ interface SharedState {
  * their approximate squared distances into `heaps`.
  */
 function runTiles(tf: Tf, st: SharedState, heaps: CandidateHeaps, tid: number, only?: number[]): void {
-  const { d, xc, xt, blockStart } = st;
+  const { d, xc, blockStart } = st;
   // A private copy: element reads from SharedArrayBuffer-backed arrays are markedly slower in V8.
   const norms = new Float64Array(st.norms);
   const thr = heaps.thr, rej = heaps.rej;
-  let rowBlock = -1;
-  let rowTensor: ReturnType<Tf['tensor2d']> | undefined;
+  // The column operand (d × b, transposed in tfjs) is kept while consecutive tiles share it: the
+  // wasm backend caches its packed form per tensor.
+  let colBlock = -1;
+  let colTensor: ReturnType<Tf['tensor2d']> | undefined;
   try {
     for (let q = 0; ; q++) {
       let t: number;
@@ -471,20 +471,20 @@ function runTiles(tf: Tf, st: SharedState, heaps: CandidateHeaps, tid: number, o
       const I = st.tileI[t], J = st.tileJ[t];
       const i0 = blockStart[I], bi = blockStart[I + 1] - i0;
       const j0 = blockStart[J], bj = blockStart[J + 1] - j0;
-      if (I !== rowBlock) {
-        rowTensor?.dispose();
-        rowTensor = tf.tensor2d(xc.subarray(i0 * d, (i0 + bi) * d), [bi, d]);
-        rowBlock = I;
+      if (J !== colBlock) {
+        colTensor?.dispose();
+        colTensor = tf.tidy(() => tf.transpose(tf.tensor2d(xc.subarray(j0 * d, (j0 + bj) * d), [bj, d])));
+        colBlock = J;
       }
-      const colTensor = tf.tensor2d(xt.subarray(j0 * d, (j0 + bj) * d), [d, bj]);
-      const product = tf.matMul(rowTensor!, colTensor);
+      const rowTensor = tf.tensor2d(xc.subarray(i0 * d, (i0 + bi) * d), [bi, d]);
+      const product = tf.matMul(rowTensor, colTensor!);
       const g = product.dataSync() as Float32Array;
-      colTensor.dispose();
+      rowTensor.dispose();
       product.dispose();
       foldTile(g, i0, bi, j0, bj, I === J, norms, heaps, thr, rej);
     }
   } finally {
-    rowTensor?.dispose();
+    colTensor?.dispose();
   }
 }
 
@@ -537,7 +537,7 @@ function startWorkers(st: SharedState, threads: number, backend: string): Worker
     let worker: Worker;
     try {
       const input: WorkerInput = { repgeomKnnWorker: true, id, backend, state: st };
-      worker = new Worker(new URL(import.meta.url), { workerData: input });
+      worker = spawnSelf(input);
     } catch {
       Atomics.store(st.status, id, 3);
       continue;
@@ -553,6 +553,19 @@ function startWorkers(st: SharedState, threads: number, backend: string): Worker
     out.push({ id, worker, reply, settled: () => settled });
   }
   return out;
+}
+
+/**
+ * A worker running this very module (its top level starts `workerMain` when it sees the
+ * workerData marker). From TypeScript sources (tests under tsx) the loader hooks of the parent
+ * are not inherited by workers, so the worker registers tsx itself before importing this file.
+ */
+function spawnSelf(input: WorkerInput): Worker {
+  const self = new URL(import.meta.url);
+  if (!self.pathname.endsWith('.ts')) return new Worker(self, { workerData: input });
+  const tsx = import.meta.resolve('tsx/esm/api');
+  const code = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(self.href)}); });`;
+  return new Worker(code, { eval: true, workerData: input });
 }
 
 async function workerMain(input: WorkerInput): Promise<void> {
@@ -604,8 +617,7 @@ function refine(x: Matrix, k: number, parts: CandidateHeaps[], prep: Prepared): 
   const vals = new Float64Array(parts.length * cap);
   const ids = new Int32Array(parts.length * cap);
   const exact = new Float64Array(cap);
-  const top = new ExactTopK(1, k);
-  let uncertified = 0;
+  const uncertified: number[] = [];
   for (let i = 0; i < n; i++) {
     // Union of the threads' candidates (disjoint: each pair is in one tile), best `cap` kept.
     let m = 0, rej = Infinity;
@@ -644,12 +656,67 @@ function refine(x: Matrix, k: number, parts: CandidateHeaps[], prep: Prepared): 
         indices[i * k + q] = candIdx[order[q]];
       }
     } else {
-      uncertified++;
-      bruteForceRow(data, n, d, i, top);
-      top.write(0, distances.subarray(i * k, (i + 1) * k), indices.subarray(i * k, (i + 1) * k));
+      uncertified.push(i);
     }
   }
-  return { k, rows: n, distances, indices, uncertifiedRows: uncertified };
+  bruteForceRows(x, k, uncertified, distances, indices);
+  return { k, rows: n, distances, indices, uncertifiedRows: uncertified.length };
+}
+
+/**
+ * Exact neighbours of the given rows against all points. Identical rows (typically many copies
+ * of one vector, the usual reason a row cannot be certified) share one search: their distances
+ * to every point are bitwise equal, so the top k + 1 of the first copy over all points, itself
+ * included, gives each copy's top k once the copy itself is removed.
+ */
+function bruteForceRows(x: Matrix, k: number, rows: number[], distances: Float64Array, indices: Int32Array): void {
+  const n = x.rows, d = x.cols, data = x.data;
+  const groups = new Map<number, number[][]>();
+  for (const i of rows) {
+    const h = rowHash(data, i * d, d);
+    const bucket = groups.get(h) ?? [];
+    const same = bucket.find((g) => sameRow(data, d, g[0], i));
+    if (same) same.push(i);
+    else bucket.push([i]);
+    groups.set(h, bucket);
+  }
+  const top = new ExactTopK(1, Math.min(k + 1, n));
+  const listD = new Float64Array(k + 1), listI = new Int32Array(k + 1);
+  for (const bucket of groups.values()) {
+    for (const group of bucket) {
+      const r = group[0], or = r * d;
+      top.reset();
+      for (let j = 0; j < n; j++) top.push(0, sqdist(data, d, or, j * d), j);
+      top.write(0, listD, listI);
+      for (const i of group) {
+        let q = 0;
+        for (let p = 0; p < listI.length && q < k; p++) {
+          if (listI[p] === i) continue;
+          distances[i * k + q] = listD[p];
+          indices[i * k + q] = listI[p];
+          q++;
+        }
+      }
+    }
+  }
+}
+
+function sameRow(data: FloatArray, d: number, a: number, b: number): boolean {
+  for (let t = 0; t < d; t++) if (data[a * d + t] !== data[b * d + t]) return false;
+  return true;
+}
+
+/** A 32-bit hash of a row's values (equal values, ±0 aside, hash equally). */
+function rowHash(data: FloatArray, o: number, d: number): number {
+  let h = 0x811c9dc5;
+  for (let t = 0; t < d; t++) {
+    const v = data[o + t];
+    // Mix the value's integer and fractional parts (no typed-array views of the caller's buffer).
+    h = Math.imul(h ^ (v | 0), 0x01000193);
+    h = Math.imul(h ^ ((v - Math.trunc(v)) * 4294967296 | 0), 0x01000193);
+    h = Math.imul(h ^ Math.floor(Math.log2(Math.abs(v) + 1e-300) * 1048576), 0x01000193);
+  }
+  return h >>> 0;
 }
 
 /**
@@ -672,9 +739,3 @@ export function neighboursAmong(x: Matrix, i: number, k: number, among: ArrayLik
   return { distances, indices };
 }
 
-/** Top k of row i against every other point, into the (reset) one-row `top`. */
-function bruteForceRow(data: FloatArray, n: number, d: number, i: number, top: ExactTopK): void {
-  top.reset();
-  const oi = i * d;
-  for (let j = 0; j < n; j++) if (j !== i) top.push(0, sqdist(data, d, oi, j * d), j);
-}

@@ -46,7 +46,10 @@ export interface TwoNNOptions {
   duplicates?: DuplicatePolicy;
   /** Repeat on random subsets (Ansuini et al.: 20 subsets of 90 %). */
   subsets?: { count?: number; fraction?: number; seed?: number };
-  /** Neighbours of the same rows computed beforehand (k ≥ 2), e.g. shared with the MLE. */
+  /**
+   * Neighbours of the same rows computed beforehand (k ≥ 2), e.g. shared with the MLE. With
+   * `subsets`, used only if long enough (k ≥ max(10, 12/fraction)); otherwise recomputed.
+   */
   knn?: KnnResult;
   /** Options of the neighbour search. */
   knnOptions?: KnnOptions;
@@ -101,11 +104,9 @@ export async function twoNN(x: Matrix, options: TwoNNOptions = {}): Promise<TwoN
   // neighbours of a subset among them (P[fewer than 2 of 12/fraction lie in it] is ~1e-6 or less).
   const kWanted = sub ? Math.min(n - 1, Math.max(10, Math.ceil(12 / sub.fraction))) : 2;
   let nb = options.knn;
-  if (nb) {
-    check(nb.rows === n && nb.k >= 2, `TwoNN: the given neighbours (${nb.rows} rows, k = ${nb.k}) do not fit ${n} points`);
-  } else {
-    nb = await knn(x, kWanted, options.knnOptions);
-  }
+  if (nb) check(nb.rows === n && nb.k >= 2, `TwoNN: the given neighbours (${nb.rows} rows, k = ${nb.k}) do not fit ${n} points`);
+  // Given lists too short for the subsets would send most subset points to the exact fallback.
+  if (!nb || nb.k < kWanted) nb = await knn(x, kWanted, options.knnOptions);
   const kk = nb.k;
   const r1 = new Float64Array(n), r2 = new Float64Array(n);
   for (let i = 0; i < n; i++) {
