@@ -19,10 +19,17 @@ export async function emit(text: string, path: string | undefined): Promise<void
   }
 }
 
+type Row = Record<string, string | number | null | undefined>;
+
+/** The columns that have a value in at least one row, in first-seen order. */
+function columnsOf(rows: Row[]): string[] {
+  return [...new Set(rows.flatMap((r) => Object.keys(r).filter((k) => r[k] !== undefined)))];
+}
+
 /** Rows of scalars as CSV (RFC 4180 quoting). */
-export function toCsv(rows: Record<string, string | number | null | undefined>[]): string {
-  const columns = [...new Set(rows.flatMap((r) => Object.keys(r)))];
-  const cell = (v: string | number | null | undefined) => {
+export function toCsv(rows: Row[]): string {
+  const columns = columnsOf(rows);
+  const cell = (v: Row[string]) => {
     const s = v === null || v === undefined ? '' : String(v);
     return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
   };
@@ -30,9 +37,9 @@ export function toCsv(rows: Record<string, string | number | null | undefined>[]
 }
 
 /** Rows of scalars as an aligned text table. */
-export function toTable(rows: Record<string, string | number | null | undefined>[]): string {
-  const columns = [...new Set(rows.flatMap((r) => Object.keys(r)))];
-  const text = (v: string | number | null | undefined) =>
+export function toTable(rows: Row[]): string {
+  const columns = columnsOf(rows);
+  const text = (v: Row[string]) =>
     v === null || v === undefined ? '-' : typeof v === 'number' ? formatNumber(v) : v;
   const cells = rows.map((r) => columns.map((c) => text(r[c])));
   const widths = columns.map((c, i) => Math.max(c.length, ...cells.map((row) => row[i].length)));

@@ -20,20 +20,25 @@
  *
  *   Why this equals the brute force: the float32 product of vectors a, b has error at most
  *   γ_d·‖a‖‖b‖ with γ_d = d·u/(1 − d·u), u = 2⁻²⁴, in any summation order, and rounding the
- *   centred data to float32 moves a distance by at most u·(‖a‖ + ‖b‖). So every point j that is
- *   not a candidate of i has true distance ≥ √(L − Eᵢ) − eᵢ, with Eᵢ, eᵢ these bounds taken
- *   against the largest norm in the cloud (plus float64 rounding terms). When that lower bound
- *   exceeds the exact k-th candidate distance (with a float64 rounding margin), no non-candidate
- *   can enter the top k, nor tie with it, and the top k of the candidates by (exact squared
- *   distance, index) is the top k of all points: bit-identical to the brute force. Rows for which
- *   the bound does not prove it (more than k + m points within the float32 error of the k-th
- *   distance, e.g. many exact duplicates) are recomputed by brute force; `uncertifiedRows` counts
- *   them. The result is therefore always exact, and fast whenever the data are not degenerate.
+ *   centred data to float32 moves a distance by at most u·(‖a‖ + ‖b‖). So a point j with
+ *   approximate value s̃ has true distance ≥ √(s̃ − Eᵢ) − eᵢ, with Eᵢ, eᵢ these bounds taken
+ *   against the largest norm in the cloud (plus float64 rounding terms). The candidates are
+ *   recomputed in increasing s̃ until that lower bound, for the next candidate (and so for every
+ *   point not recomputed, the rejected ones included), exceeds the exact k-th distance with a
+ *   float64 rounding margin: then no other point can enter the top k, nor tie with it, and the
+ *   top k of the recomputed points by (exact squared distance, index) is the top k of all
+ *   points, bit-identical to the brute force. This usually takes about k recomputations per
+ *   row. Rows for which the bound never separates (more than k + m points within the float32
+ *   error of the k-th distance, e.g. many exact duplicates) are brute-forced, one search per
+ *   group of identical rows; `uncertifiedRows` counts them. The result is therefore always
+ *   exact, and fast whenever the data are not degenerate.
  *
  * On the wasm and cpu backends, which use one core, the tiles are shared with worker threads
  * (each with its own tfjs instance) through an atomic tile counter; tfjs-node is multithreaded
- * itself and is used from the calling thread only. A worker that fails to start costs nothing
- * but its tiles, which the calling thread computes.
+ * itself and is used from the calling thread only. A worker runs this module's own file (it
+ * starts only from a file named knn.js/knn.ts, so that a bundle never re-runs its entry point
+ * in a worker); one that fails to start costs nothing but its tiles, which the calling thread
+ * computes.
  */
 import { availableParallelism } from 'node:os';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
@@ -562,6 +567,7 @@ function startWorkers(st: SharedState, threads: number, backend: string): Worker
  */
 function spawnSelf(input: WorkerInput): Worker {
   const self = new URL(import.meta.url);
+  if (!/\/knn\.(js|ts|mjs)$/.test(self.pathname)) throw new Error('knn: not running from its own module file');
   if (!self.pathname.endsWith('.ts')) return new Worker(self, { workerData: input });
   const tsx = import.meta.resolve('tsx/esm/api');
   const code = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(self.href)}); });`;
@@ -596,8 +602,10 @@ if (!isMainThread && (workerData as Partial<WorkerInput> | null)?.repgeomKnnWork
 }
 
 /**
- * Merge the threads' candidate lists, recompute the candidates exactly, certify each row (see
- * the module comment) and brute-force the rows that cannot be certified.
+ * Merge the threads' candidate lists and recompute them exactly, in increasing order of their
+ * approximate distance, until the lower bound of the next one (valid for every point not yet
+ * recomputed, see the module comment) exceeds the exact k-th distance: usually after about k of
+ * them. Rows where the bound never separates are recomputed by brute force.
  */
 function refine(x: Matrix, k: number, parts: CandidateHeaps[], prep: Prepared): Pick<KnnResult, 'k' | 'rows' | 'distances' | 'indices' | 'uncertifiedRows'> {
   const n = x.rows, d = x.cols, data = x.data, cap = parts[0].cap;
@@ -609,51 +617,63 @@ function refine(x: Matrix, k: number, parts: CandidateHeaps[], prep: Prepared): 
     maxRho = Math.max(maxRho, prep.rho[i]);
   }
   // Error bounds in the scaled units of the float32 pass (see the module comment); the factors
-  // (1 + 1e-6) absorb the rounding of the bounds themselves.
+  // (1 + 1e-6) absorb the rounding of the bounds themselves, `delta` the float64 rounding of
+  // the exact squared distances.
   const gamma = (d * U32) / (1 - d * U32);
   const scale2 = prep.scale * prep.scale;
   const delta = (2 * d + 16) * U64;
   const tiny = d * 2 ** -140; // underflow of float32 products of subnormal values
   const vals = new Float64Array(parts.length * cap);
   const ids = new Int32Array(parts.length * cap);
-  const exact = new Float64Array(cap);
+  const bestS = new Float64Array(k), bestJ = new Int32Array(k);
   const uncertified: number[] = [];
   for (let i = 0; i < n; i++) {
-    // Union of the threads' candidates (disjoint: each pair is in one tile), best `cap` kept.
+    // Union of the threads' candidates (disjoint: each pair is in one tile), sorted by s̃.
     let m = 0, rej = Infinity;
     for (const h of parts) {
       const c = h.cnt[i], base = i * cap;
-      for (let q = 0; q < c; q++) { vals[m] = h.val[base + q]; ids[m] = h.idx[base + q]; m++; }
+      for (let q = 0; q < c; q++) {
+        const v = h.val[base + q], id = h.idx[base + q];
+        let p = m++;
+        while (p > 0 && vals[p - 1] > v) { vals[p] = vals[p - 1]; ids[p] = ids[p - 1]; p--; }
+        vals[p] = v;
+        ids[p] = id;
+      }
       if (h.rej[i] < rej) rej = h.rej[i];
     }
-    let cand: number[] = Array.from({ length: m }, (_, q) => q);
-    if (m > cap) {
-      cand.sort((a, b) => vals[a] - vals[b]);
-      for (let q = cap; q < m; q++) if (vals[cand[q]] < rej) rej = vals[cand[q]];
-      cand = cand.slice(0, cap);
-    }
-    const c = cand.length;
+    const ri = Math.sqrt(prep.norms[i]);
+    const bigE = (2 * gamma * ri * maxNorm + (d + 8) * U64 * (ri + maxNorm) ** 2 + tiny) * (1 + 1e-6);
+    const smallE = ((U32 + 2 * U64) * (prep.rho[i] + maxRho) + Math.sqrt(d) * 2 ** -149) * (1 + 1e-6);
+    /** Whether every point with approximate value ≥ sApprox is provably farther than the k-th. */
+    const beyond = (sApprox: number): boolean => {
+      const lbSq = sApprox - bigE;
+      if (!(lbSq > 0)) return false;
+      const lb = Math.sqrt(lbSq) - smallE;
+      return lb > 0 && lb * lb * (1 - delta) > bestS[k - 1] * scale2;
+    };
     const oi = i * d;
-    const candIdx = new Int32Array(c);
-    for (let q = 0; q < c; q++) {
-      candIdx[q] = ids[cand[q]];
-      exact[q] = sqdist(data, d, oi, candIdx[q] * d);
+    let filled = 0, certified = false;
+    for (let q = 0; q < m; q++) {
+      if (filled === k && beyond(vals[q])) { certified = true; break; }
+      const j = ids[q], sj = sqdist(data, d, oi, j * d);
+      let p: number;
+      if (filled < k) p = filled++;
+      else if (sj < bestS[k - 1] || (sj === bestS[k - 1] && j < bestJ[k - 1])) p = k - 1;
+      else continue;
+      while (p > 0 && (bestS[p - 1] > sj || (bestS[p - 1] === sj && bestJ[p - 1] > j))) {
+        bestS[p] = bestS[p - 1];
+        bestJ[p] = bestJ[p - 1];
+        p--;
+      }
+      bestS[p] = sj;
+      bestJ[p] = j;
     }
-    const order = sortedOrder(exact, candIdx, c);
-    let ok = true;
-    if (rej !== Infinity) {
-      const ri = Math.sqrt(prep.norms[i]);
-      const bigE = (2 * gamma * ri * maxNorm + (d + 8) * U64 * (ri + maxNorm) ** 2 + tiny) * (1 + 1e-6);
-      const smallE = ((U32 + 2 * U64) * (prep.rho[i] + maxRho) + Math.sqrt(d) * 2 ** -149) * (1 + 1e-6);
-      const lbSq = rej - bigE;
-      const lb = lbSq > 0 ? Math.sqrt(lbSq) - smallE : -1;
-      const kth = exact[order[k - 1]] * scale2;
-      ok = lb > 0 && lb * lb * (1 - delta) > kth;
-    }
-    if (ok) {
+    // All candidates recomputed: the rejected points remain (none if rej is infinite).
+    if (!certified) certified = filled === k && (rej === Infinity || beyond(rej));
+    if (certified) {
       for (let q = 0; q < k; q++) {
-        distances[i * k + q] = Math.sqrt(exact[order[q]]);
-        indices[i * k + q] = candIdx[order[q]];
+        distances[i * k + q] = Math.sqrt(bestS[q]);
+        indices[i * k + q] = bestJ[q];
       }
     } else {
       uncertified.push(i);

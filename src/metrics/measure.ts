@@ -91,7 +91,10 @@ export interface MeasureResult {
 interface LayerState {
   info: LayerInfo;
   dim: number;
-  cov: CovarianceAccumulator;
+  /** Points seen in the main pass. */
+  count: number;
+  /** Covariance of all points: only when a metric needs it (cosine, TwoNN and MLE do not). */
+  cov?: CovarianceAccumulator;
   batch?: CovarianceAccumulator;
   cosine?: CosineAccumulator;
   reservoir?: RowReservoir;
@@ -120,22 +123,25 @@ export async function measure(hs: HiddenStates, options: MeasureOptions): Promis
   // Pass 1: fit the transform.
   const states = new Map<number, LayerState>();
   for (const info of infos) {
-    states.set(info.layer, { info, dim: info.cols, cov: new CovarianceAccumulator(info.cols, kernels.get(info.layer)) });
+    states.set(info.layer, { info, dim: info.cols, count: 0 });
   }
   if (options.transform.kind !== 'none') {
-    await pass('fit transform', (s, b) => s.cov.add(b), states);
+    const fits = new Map([...states.keys()].map((l) => [l, new CovarianceAccumulator((states.get(l) as LayerState).dim, kernels.get(l))]));
+    await pass('fit transform', (s, b) => fits.get(s.info.layer)?.add(b), states);
     for (const s of states.values()) {
-      check(s.cov.count >= 2, `layer ${s.info.layer}: --transform needs at least 2 points, got ${s.cov.count}`);
-      s.transform = fitTransform(options.transform, s.cov, kernels.get(s.info.layer));
+      const fit = fits.get(s.info.layer) as CovarianceAccumulator;
+      check(fit.count >= 2, `layer ${s.info.layer}: --transform needs at least 2 points, got ${fit.count}`);
+      s.transform = fitTransform(options.transform, fit, kernels.get(s.info.layer));
       s.dim = s.transform.outDim;
-      s.cov = new CovarianceAccumulator(s.dim, kernels.get(s.info.layer));
     }
   }
 
   // Pass 2: the accumulators of every metric but partition isotropy.
   const wantsStar = m.has('isoscore-star');
   const wantsSample = m.has('twonn') || m.has('mle');
+  const wantsCovariance = ['isoscore', 'isoscore-star', 'pca-id', 'spectrum', 'rogue', 'partition'].some((k) => m.has(k as MetricName));
   for (const s of states.values()) {
+    if (wantsCovariance) s.cov = new CovarianceAccumulator(s.dim, kernels.get(s.info.layer));
     if (wantsStar && options.batchRows !== null) s.batch = new CovarianceAccumulator(s.dim, kernels.get(s.info.layer));
     if (m.has('cosine') || m.has('rogue')) s.cosine = new CosineAccumulator(s.dim);
     if (wantsSample) s.reservoir = new RowReservoir(options.sample, s.dim, options.seed + s.info.layer);
@@ -145,7 +151,8 @@ export async function measure(hs: HiddenStates, options: MeasureOptions): Promis
       const take = Math.min(b.rows, (options.batchRows as number) - s.batch.count);
       s.batch.add({ data: b.data.subarray(0, take * b.cols), rows: take, cols: b.cols });
     }
-    s.cov.add(b);
+    s.count += b.rows;
+    s.cov?.add(b);
     s.cosine?.add(b);
     s.reservoir?.add(b);
   }, states);
@@ -153,8 +160,9 @@ export async function measure(hs: HiddenStates, options: MeasureOptions): Promis
   // Pass 3: partition isotropy needs the eigenvectors of XᵀX first.
   if (m.has('partition')) {
     for (const s of states.values()) {
-      check(s.cov.count >= 1, `layer ${s.info.layer}: no points`);
-      s.partition = new PartitionAccumulator(partitionDirections(s.cov.secondMoment(), s.dim), s.dim, kernels.get(s.info.layer));
+      const cov = s.cov as CovarianceAccumulator;
+      check(cov.count >= 1, `layer ${s.info.layer}: no points`);
+      s.partition = new PartitionAccumulator(partitionDirections(cov.secondMoment(), s.dim), s.dim, kernels.get(s.info.layer));
     }
     await pass('partition', (s, b) => s.partition?.add(b), states);
   }
@@ -171,7 +179,7 @@ export async function measure(hs: HiddenStates, options: MeasureOptions): Promis
 }
 
 async function layerResult(s: LayerState, hs: HiddenStates, o: MeasureOptions): Promise<LayerMeasures> {
-  const m = o.metrics, d = s.dim, n = s.cov.count, layer = s.info.layer;
+  const m = o.metrics, d = s.dim, n = s.count, layer = s.info.layer;
   const inLayer = async <T>(f: () => T | Promise<T>): Promise<T> => {
     try {
       return await f();
@@ -184,8 +192,8 @@ async function layerResult(s: LayerState, hs: HiddenStates, o: MeasureOptions): 
   const out: LayerMeasures = { layer, name: s.info.name, points: n, dim: d };
   const dropped = hs.dropped?.get(layer);
   if (dropped) out.droppedNonFinite = dropped;
-  const cov = s.cov.covariance(1);
-  const { trace, frobenius2 } = traceAndFrobenius2(cov, d);
+  const cov = s.cov ? s.cov.covariance(1) : new Float64Array(0);
+  const { trace, frobenius2 } = traceAndFrobenius2(cov, s.cov ? d : 0);
   if (m.has('isoscore')) {
     out.isoscore = isoScoreFromMoments(trace, frobenius2, d);
     out.participationRatio = frobenius2 === 0 ? 0 : (trace * trace) / frobenius2;
@@ -207,7 +215,9 @@ async function layerResult(s: LayerState, hs: HiddenStates, o: MeasureOptions): 
     const { matrix, seen } = s.reservoir.result();
     const sample = seen > matrix.rows ? matrix.rows : null;
     // One neighbour search serves both estimators (TwoNN needs 2 neighbours, MLE k).
-    const neighbours = matrix.rows >= 3 ? await knn(matrix, Math.min(m.has('mle') ? o.mleK : 2, matrix.rows - 1)) : undefined;
+    // (TwoNN's subsets reuse the list only when it holds ≥ 14 neighbours per point at 90%.)
+    const k = Math.max(m.has('mle') ? o.mleK : 2, o.twoNNSubsets > 0 && m.has('twonn') ? 14 : 2);
+    const neighbours = matrix.rows >= 3 ? await knn(matrix, Math.min(k, matrix.rows - 1)) : undefined;
     if (m.has('twonn')) {
       const subsets = o.twoNNSubsets > 0 ? { count: o.twoNNSubsets, fraction: 0.9, seed: o.seed } : undefined;
       out.twoNN = { ...(await inLayer(() => twoNN(matrix, { discardFraction: o.discardFraction, duplicates: o.duplicates, subsets, knn: neighbours }))), sample };

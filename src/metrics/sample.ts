@@ -102,9 +102,9 @@ function mulHigh32(a: number, b: number): number {
 }
 
 /**
- * Reservoir selection (Algorithm R) over the stream positions [start, end), updating `slots`
- * (stream positions, -1 for empty) in place. Returns, for each position, the slot it took or -1.
- * Shared by `sampleRows`, `sampleIndices` and `RowReservoir` so that all three agree.
+ * One step of reservoir selection (Algorithm R) for the row at stream `position`, with a
+ * reservoir of `slots.length` places: the slot it takes, or −1 when it is not kept. The one
+ * routine behind `sampleIndices`, `sampleRows` and `RowReservoir`, so that all three agree.
  */
 function reservoirStep(rng: Rng, slots: Float64Array, position: number): number {
   const n = slots.length;

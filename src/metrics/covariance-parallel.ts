@@ -1,0 +1,90 @@
+/**
+ * The covariance accumulator spread over worker threads, for large inputs on several cores.
+ *
+ * tfjs's wasm backend runs single-threaded in Node, so one process uses one core for the
+ * O(N·d²) products. Here blocks are dealt round-robin to W workers, each with its own tfjs and
+ * its own CovarianceAccumulator (float32 kernel), and the W accumulators are merged at the end
+ * with Chan et al.'s update — the accumulator's mergeability is what makes this exact up to the
+ * order of summation. At most two blocks per worker are in flight, so memory stays bounded when
+ * the file is read faster than it is reduced.
+ */
+import { Worker } from 'node:worker_threads';
+import { availableParallelism } from 'node:os';
+import { extname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Matrix } from '../backend/matrix.js';
+import { CovarianceAccumulator } from './covariance.js';
+
+const IN_FLIGHT_PER_WORKER = 2;
+
+/** How many covariance workers this machine should use (one per core, at most 4). */
+export function covarianceWorkerCount(): number {
+  return Math.max(1, Math.min(4, availableParallelism()));
+}
+
+interface WorkerSlot { worker: Worker; inFlight: number; waiters: (() => void)[] }
+
+export class ParallelCovariance {
+  readonly dim: number;
+  private readonly slots: WorkerSlot[];
+  private next = 0;
+  private failure: Error | undefined;
+
+  constructor(dim: number, workers: number, backend: string) {
+    this.dim = dim;
+    // The worker is the sibling module, .ts under tsx (tests) and .js once compiled.
+    const url = new URL(`./covariance-worker${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
+    this.slots = Array.from({ length: workers }, () => {
+      const slot: WorkerSlot = { worker: new Worker(url), inFlight: 0, waiters: [] };
+      slot.worker.on('message', (m: unknown) => {
+        if (m === 'ack') {
+          slot.inFlight--;
+          slot.waiters.shift()?.();
+        } else if (typeof m === 'object' && m !== null && 'error' in m) {
+          this.failure = new Error(`covariance worker: ${(m as { error: string }).error}`);
+        }
+      });
+      slot.worker.on('error', (e) => { this.failure = e; });
+      slot.worker.postMessage({ dim, backend });
+      return slot;
+    });
+  }
+
+  /** Hand a block to the next worker (copied as float32), waiting while that worker is busy. */
+  async add(block: Matrix): Promise<void> {
+    if (this.failure) throw this.failure;
+    const slot = this.slots[this.next];
+    this.next = (this.next + 1) % this.slots.length;
+    while (slot.inFlight >= IN_FLIGHT_PER_WORKER) await new Promise<void>((resolve) => slot.waiters.push(resolve));
+    const data = Float32Array.from(block.data);
+    slot.inFlight++;
+    slot.worker.postMessage({ data, rows: block.rows }, [data.buffer]);
+  }
+
+  /** Wait for every worker, merge their accumulators, and stop the workers. */
+  async finish(): Promise<CovarianceAccumulator> {
+    const total = new CovarianceAccumulator(this.dim);
+    try {
+      const parts = await Promise.all(this.slots.map((slot) => new Promise<{ count: number; mean: Float64Array; comoment: Float64Array }>((resolve, reject) => {
+        slot.worker.on('message', (m: unknown) => {
+          if (typeof m === 'object' && m !== null && 'comoment' in m) resolve(m as { count: number; mean: Float64Array; comoment: Float64Array });
+          else if (typeof m === 'object' && m !== null && 'error' in m) reject(new Error(`covariance worker: ${(m as { error: string }).error}`));
+        });
+        slot.worker.on('error', reject);
+        slot.worker.postMessage('finish');
+      })));
+      if (this.failure) throw this.failure;
+      for (const p of parts) {
+        if (p.count === 0) continue;
+        const part = new CovarianceAccumulator(this.dim);
+        part.count = p.count;
+        part.mean.set(p.mean);
+        part.comoment.set(p.comoment);
+        total.merge(part);
+      }
+      return total;
+    } finally {
+      await Promise.all(this.slots.map((s) => s.worker.terminate()));
+    }
+  }
+}
