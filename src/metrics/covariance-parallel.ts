@@ -13,7 +13,7 @@ import { availableParallelism } from 'node:os';
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Matrix } from '../backend/matrix.js';
-import { CovarianceAccumulator } from './covariance.js';
+import { CovarianceAccumulator, type ProductKernel } from './covariance.js';
 
 const IN_FLIGHT_PER_WORKER = 2;
 
@@ -61,6 +61,11 @@ export class ParallelCovariance {
     slot.worker.postMessage({ data, rows: block.rows }, [data.buffer]);
   }
 
+  /** Stop the workers without a result (a failed pass must not leave threads holding the process). */
+  abort(): void {
+    for (const s of this.slots) void s.worker.terminate();
+  }
+
   /** Wait for every worker, merge their accumulators, and stop the workers. */
   async finish(): Promise<CovarianceAccumulator> {
     const total = new CovarianceAccumulator(this.dim);
@@ -87,4 +92,27 @@ export class ParallelCovariance {
       await Promise.all(this.slots.map((s) => s.worker.terminate()));
     }
   }
+}
+
+/** Where a pass sends its blocks: the accumulator itself, or the workers when that pays. */
+export interface CovarianceSink {
+  add(block: Matrix): void | Promise<void>;
+  finish(): Promise<CovarianceAccumulator>;
+  abort(): void;
+}
+
+/** Rows from which starting workers (a tfjs instance each, ~0.2 s) pays for itself. */
+const PARALLEL_MIN_ROWS = 16_384;
+
+/**
+ * A sink for `rows` points of width `dim`: worker threads when the float32 kernel is in use,
+ * the machine has several cores and the input is large; otherwise the accumulator in this thread.
+ */
+export function covarianceSink(dim: number, kernel: ProductKernel, rows: number, backend: string): CovarianceSink {
+  const workers = covarianceWorkerCount();
+  if (kernel.kind === 'float32' && workers > 1 && rows >= PARALLEL_MIN_ROWS && (backend === 'wasm' || backend === 'cpu')) {
+    return new ParallelCovariance(dim, workers, backend);
+  }
+  const acc = new CovarianceAccumulator(dim, kernel);
+  return { add: (b) => { acc.add(b); }, finish: async () => acc, abort: () => {} };
 }

@@ -15,6 +15,7 @@ import { getTf, tfLoaded } from '../backend/tf.js';
 import type { HiddenStates, LayerInfo } from '../io/hidden-states.js';
 import { UserError, check } from '../errors.js';
 import { CovarianceAccumulator, type ProductKernel } from './covariance.js';
+import { covarianceSink, type CovarianceSink } from './covariance-parallel.js';
 import { CosineAccumulator, type CosineResult } from './cosine.js';
 import { isoScoreFromMoments, traceAndFrobenius2 } from './isoscore.js';
 import { isoScoreStarOfCovariance, validateC0, checkZeta, type C0 } from './isoscore-star.js';
@@ -95,6 +96,7 @@ interface LayerState {
   count: number;
   /** Covariance of all points: only when a metric needs it (cosine, TwoNN and MLE do not). */
   cov?: CovarianceAccumulator;
+  covSink?: CovarianceSink;
   batch?: CovarianceAccumulator;
   cosine?: CosineAccumulator;
   reservoir?: RowReservoir;
@@ -110,72 +112,87 @@ export async function measure(hs: HiddenStates, options: MeasureOptions): Promis
   for (const info of infos) kernels.set(info.layer, await productKernel(options.products, info.cols));
   const layerIds = infos.map((i) => i.layer);
   const total = infos.reduce((s, i) => s + i.rows, 0);
-  const pass = async (label: string, feed: (state: LayerState, block: Matrix) => void, states: Map<number, LayerState>) => {
-    let done = 0;
-    for await (const { layer, block } of hs.scan({ blockRows: options.blockRows, layers: layerIds, nonFinite: options.nonFinite })) {
-      const state = states.get(layer) as LayerState;
-      feed(state, state.transform ? state.transform.apply(block) : block);
-      done += block.rows;
-      options.onProgress?.(label, done, total);
-    }
+  // The workers use the same tfjs backend as this thread (loaded above only if a layer needs float32).
+  const workerBackend = tfLoaded() ? (await getTf()).name : 'js';
+  const sinks: CovarianceSink[] = [];
+  const sink = (l: LayerInfo, dim: number) => {
+    const created = covarianceSink(dim, kernels.get(l.layer) as ProductKernel, l.rows, workerBackend);
+    sinks.push(created);
+    return created;
   };
+  // Worker threads of a failed pass must not keep the process alive.
+  try {
+    const pass = async (label: string, feed: (state: LayerState, block: Matrix) => void | Promise<void>, states: Map<number, LayerState>) => {
+      let done = 0;
+      for await (const { layer, block } of hs.scan({ blockRows: options.blockRows, layers: layerIds, nonFinite: options.nonFinite })) {
+        const state = states.get(layer) as LayerState;
+        await feed(state, state.transform ? state.transform.apply(block) : block);
+        done += block.rows;
+        options.onProgress?.(label, done, total);
+      }
+    };
 
-  // Pass 1: fit the transform.
-  const states = new Map<number, LayerState>();
-  for (const info of infos) {
-    states.set(info.layer, { info, dim: info.cols, count: 0 });
-  }
-  if (options.transform.kind !== 'none') {
-    const fits = new Map([...states.keys()].map((l) => [l, new CovarianceAccumulator((states.get(l) as LayerState).dim, kernels.get(l))]));
-    await pass('fit transform', (s, b) => fits.get(s.info.layer)?.add(b), states);
+    // Pass 1: fit the transform.
+    const states = new Map<number, LayerState>();
+    for (const info of infos) {
+      states.set(info.layer, { info, dim: info.cols, count: 0 });
+    }
+    if (options.transform.kind !== 'none') {
+      const fits = new Map([...states.values()].map((s) => [s.info.layer, sink(s.info, s.dim)]));
+      await pass('fit transform', (s, b) => fits.get(s.info.layer)?.add(b), states);
+      for (const s of states.values()) {
+        const fit = await (fits.get(s.info.layer) as CovarianceSink).finish();
+        check(fit.count >= 2, `layer ${s.info.layer}: --transform needs at least 2 points, got ${fit.count}`);
+        s.transform = fitTransform(options.transform, fit, kernels.get(s.info.layer));
+        s.dim = s.transform.outDim;
+      }
+    }
+
+    // Pass 2: the accumulators of every metric but partition isotropy.
+    const wantsStar = m.has('isoscore-star');
+    const wantsSample = m.has('twonn') || m.has('mle');
+    const wantsCovariance = ['isoscore', 'isoscore-star', 'pca-id', 'spectrum', 'rogue', 'partition'].some((k) => m.has(k as MetricName));
     for (const s of states.values()) {
-      const fit = fits.get(s.info.layer) as CovarianceAccumulator;
-      check(fit.count >= 2, `layer ${s.info.layer}: --transform needs at least 2 points, got ${fit.count}`);
-      s.transform = fitTransform(options.transform, fit, kernels.get(s.info.layer));
-      s.dim = s.transform.outDim;
+      if (wantsCovariance) s.covSink = sink(s.info, s.dim);
+      if (wantsStar && options.batchRows !== null) s.batch = new CovarianceAccumulator(s.dim, kernels.get(s.info.layer));
+      if (m.has('cosine') || m.has('rogue')) s.cosine = new CosineAccumulator(s.dim);
+      if (wantsSample) s.reservoir = new RowReservoir(options.sample, s.dim, options.seed + s.info.layer);
     }
-  }
+    await pass('measure', (s, b) => {
+      if (s.batch && s.batch.count < (options.batchRows as number)) {
+        const take = Math.min(b.rows, (options.batchRows as number) - s.batch.count);
+        s.batch.add({ data: b.data.subarray(0, take * b.cols), rows: take, cols: b.cols });
+      }
+      s.count += b.rows;
+      s.cosine?.add(b);
+      s.reservoir?.add(b);
+      return s.covSink?.add(b);
+    }, states);
+    for (const s of states.values()) if (s.covSink) s.cov = await s.covSink.finish();
 
-  // Pass 2: the accumulators of every metric but partition isotropy.
-  const wantsStar = m.has('isoscore-star');
-  const wantsSample = m.has('twonn') || m.has('mle');
-  const wantsCovariance = ['isoscore', 'isoscore-star', 'pca-id', 'spectrum', 'rogue', 'partition'].some((k) => m.has(k as MetricName));
-  for (const s of states.values()) {
-    if (wantsCovariance) s.cov = new CovarianceAccumulator(s.dim, kernels.get(s.info.layer));
-    if (wantsStar && options.batchRows !== null) s.batch = new CovarianceAccumulator(s.dim, kernels.get(s.info.layer));
-    if (m.has('cosine') || m.has('rogue')) s.cosine = new CosineAccumulator(s.dim);
-    if (wantsSample) s.reservoir = new RowReservoir(options.sample, s.dim, options.seed + s.info.layer);
-  }
-  await pass('measure', (s, b) => {
-    if (s.batch && s.batch.count < (options.batchRows as number)) {
-      const take = Math.min(b.rows, (options.batchRows as number) - s.batch.count);
-      s.batch.add({ data: b.data.subarray(0, take * b.cols), rows: take, cols: b.cols });
+    // Pass 3: partition isotropy needs the eigenvectors of XᵀX first.
+    if (m.has('partition')) {
+      for (const s of states.values()) {
+        const cov = s.cov as CovarianceAccumulator;
+        check(cov.count >= 1, `layer ${s.info.layer}: no points`);
+        s.partition = new PartitionAccumulator(partitionDirections(cov.secondMoment(), s.dim), s.dim, kernels.get(s.info.layer));
+      }
+      await pass('partition', (s, b) => { s.partition?.add(b); }, states);
     }
-    s.count += b.rows;
-    s.cov?.add(b);
-    s.cosine?.add(b);
-    s.reservoir?.add(b);
-  }, states);
 
-  // Pass 3: partition isotropy needs the eigenvectors of XᵀX first.
-  if (m.has('partition')) {
-    for (const s of states.values()) {
-      const cov = s.cov as CovarianceAccumulator;
-      check(cov.count >= 1, `layer ${s.info.layer}: no points`);
-      s.partition = new PartitionAccumulator(partitionDirections(cov.secondMoment(), s.dim), s.dim, kernels.get(s.info.layer));
-    }
-    await pass('partition', (s, b) => s.partition?.add(b), states);
+    const layers: LayerMeasures[] = [];
+    for (const info of infos) layers.push(await layerResult(states.get(info.layer) as LayerState, hs, options));
+    const kinds = new Set([...kernels.values()].map((k) => k.kind));
+    return {
+      backend: tfLoaded() ? (await getTf()).name : 'js',
+      products: kinds.size === 1 ? ([...kinds][0] as 'float32' | 'float64') : 'mixed',
+      transform: describeTransform(options.transform),
+      layers,
+    };
+  } catch (e) {
+    for (const s of sinks) s.abort();
+    throw e;
   }
-
-  const layers: LayerMeasures[] = [];
-  for (const info of infos) layers.push(await layerResult(states.get(info.layer) as LayerState, hs, options));
-  const kinds = new Set([...kernels.values()].map((k) => k.kind));
-  return {
-    backend: tfLoaded() ? (await getTf()).name : 'js',
-    products: kinds.size === 1 ? ([...kinds][0] as 'float32' | 'float64') : 'mixed',
-    transform: describeTransform(options.transform),
-    layers,
-  };
 }
 
 async function layerResult(s: LayerState, hs: HiddenStates, o: MeasureOptions): Promise<LayerMeasures> {
