@@ -84,6 +84,6 @@ export function partitionDirections(secondMoment: Float64Array, dim: number): Fl
 
 /** Partition isotropy of an in-memory point cloud. */
 export function partitionIsotropy(x: Matrix, kernel?: ProductKernel): number {
-  const directions = partitionDirections(accumulate(x).secondMoment(), x.cols);
+  const directions = partitionDirections(accumulate(x, kernel).secondMoment(), x.cols);
   return new PartitionAccumulator(directions, x.cols, kernel).add(x).result();
 }
