@@ -9,14 +9,14 @@ import type { Tensor2D } from '@tensorflow/tfjs-core';
 import { getTf } from '../src/backend/tf.js';
 import { isoScoreStar, isoScoreStarLoss } from '../src/metrics/isoscore-star.js';
 import { accumulate } from '../src/metrics/covariance.js';
-import { randomMatrix } from './helpers/fixtures.js';
+import { gaussianMatrix } from './helpers/fixtures.js';
 
 for (const c0Kind of ['matrix', 'identity'] as const) {
   test(`analytic gradient matches finite differences (C0 ${c0Kind}, ζ = 0.3)`, async () => {
     const { tf } = await getTf();
     const n = 12, d = 5, zeta = 0.3;
-    const x = randomMatrix(n, d, 21, [3, 2, 1, 0.5, 0.2]);
-    const c0 = c0Kind === 'identity' ? 'identity' as const : accumulate(randomMatrix(200, d, 8, [1, 2, 1, 1, 3])).covariance(1);
+    const x = gaussianMatrix(n, d, 21, [3, 2, 1, 0.5, 0.2]);
+    const c0 = c0Kind === 'identity' ? 'identity' as const : accumulate(gaussianMatrix(200, d, 8, [1, 2, 1, 1, 3])).covariance(1);
     const f = (data: Float64Array) => isoScoreStar({ data, rows: n, cols: d }, { c0, zeta });
 
     const loss = isoScoreStarLoss(tf, c0 === 'identity' ? null : tf.tensor2d(Float32Array.from(c0), [d, d]), zeta);
@@ -42,7 +42,7 @@ for (const c0Kind of ['matrix', 'identity'] as const) {
 test('raising IsoScore⋆ by gradient ascent makes the cloud more isotropic', async () => {
   const { tf } = await getTf();
   const n = 64, d = 4;
-  const x0 = randomMatrix(n, d, 3, [4, 1, 0.5, 0.25]);
+  const x0 = gaussianMatrix(n, d, 3, [4, 1, 0.5, 0.25]);
   const loss = isoScoreStarLoss(tf, null, 0);
   let x = tf.tensor2d(Float32Array.from(x0.data), [n, d]);
   const start = loss(x).dataSync()[0];

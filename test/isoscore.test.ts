@@ -6,7 +6,7 @@
  */
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { CASES, EXPECTED, loadFixture, randomMatrix, randomRotation, rotateScaleShift } from './helpers/fixtures.js';
+import { CASES, EXPECTED, loadFixture, gaussianMatrix, orthonormalRows, rotateScaleShift } from './helpers/fixtures.js';
 import { isoScore } from '../src/metrics/isoscore.js';
 import { isoScoreStar, validateC0 } from '../src/metrics/isoscore-star.js';
 import { accumulate, CovarianceAccumulator } from '../src/metrics/covariance.js';
@@ -45,14 +45,14 @@ describe('IsoScore on the geometry fixtures', () => {
 
   test('at d = 768 the float32 kernel agrees with exact float64 to 2e-9', async () => {
     const { tf } = await getTf();
-    const y = randomMatrix(4000, 768, 3, Array.from({ length: 768 }, (_, j) => 0.2 + 3 * Math.exp(-j / 40)));
+    const y = gaussianMatrix(4000, 768, 3, Array.from({ length: 768 }, (_, j) => 0.2 + 3 * Math.exp(-j / 40)));
     for (let i = 0; i < y.rows; i++) y.data[i * 768 + 77] += 8; // a rogue dimension with a large mean
     const fast = isoScore(y, { kind: 'float32', tf }).isoscore, exact = isoScore(y).isoscore;
     assert.ok(Math.abs(fast - exact) <= 2e-9, `${fast} vs ${exact}`);
   });
 
   test('N < d uses the Gram form and equals the covariance form', async () => {
-    const x = randomMatrix(20, 64, 7);
+    const x = gaussianMatrix(20, 64, 7);
     const gram = isoScore(x).isoscore;
     const c = accumulate(x).covariance(1);
     let t = 0, f = 0;
@@ -74,13 +74,13 @@ describe('IsoScore on the geometry fixtures', () => {
   });
 
   test('invariant to rotation, translation and uniform scaling', () => {
-    const x = randomMatrix(300, 12, 3, [5, 4, 3, 1, 1, 1, 1, 1, 0.5, 0.5, 0.1, 0.1]);
-    const y = rotateScaleShift(x, randomRotation(12, 9), 37.5, -4.25);
+    const x = gaussianMatrix(300, 12, 3, [5, 4, 3, 1, 1, 1, 1, 1, 0.5, 0.5, 0.1, 0.1]);
+    const y = rotateScaleShift(x, orthonormalRows(12, 12, 9), 37.5, -4.25);
     assert.ok(Math.abs(isoScore(x).isoscore - isoScore(y).isoscore) <= 1e-12);
   });
 
   test('fewer than 2 points is a user error', () => {
-    assert.throws(() => isoScore(randomMatrix(1, 5, 1)), UserError);
+    assert.throws(() => isoScore(gaussianMatrix(1, 5, 1)), UserError);
   });
 });
 
@@ -127,6 +127,6 @@ describe('IsoScore⋆ on the geometry fixtures', () => {
     assert.throws(() => validateC0(Float64Array.from([1, 2, 0, 0, 1, 0, 0, 0, 1]), d, 'c0.npy'), /not symmetric/);
     assert.throws(() => validateC0(Float64Array.from([1, 0, 0, 0, -1, 0, 0, 0, 1]), d, 'c0.npy'), /not positive semi-definite/);
     validateC0(Float64Array.from([2, 1, 0, 1, 2, 0, 0, 0, 0]), d, 'c0.npy'); // PSD with a zero eigenvalue
-    assert.throws(() => isoScoreStar(randomMatrix(10, 3, 1), { c0: 'identity', zeta: 1.5 }), /zeta must be in \[0, 1\]/);
+    assert.throws(() => isoScoreStar(gaussianMatrix(10, 3, 1), { c0: 'identity', zeta: 1.5 }), /zeta must be in \[0, 1\]/);
   });
 });

@@ -6,19 +6,13 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { gaussianMatrix } from './helpers/fixtures.js';
 import type { Matrix } from '../src/backend/matrix.js';
 import { getTf } from '../src/backend/tf.js';
 import { UserError } from '../src/errors.js';
 import { knn, knnBruteForce, neighboursAmong, type KnnResult } from '../src/metrics/knn.js';
 import { Rng } from '../src/metrics/sample.js';
 
-function gaussianMatrix(rows: number, cols: number, seed: number): Matrix<Float64Array> {
-  const rng = new Rng(seed), data = new Float64Array(rows * cols);
-  for (let i = 0; i < data.length; i++) {
-    data[i] = Math.sqrt(-2 * Math.log(1 - rng.nextFloat())) * Math.cos(2 * Math.PI * rng.nextFloat());
-  }
-  return { data, rows, cols };
-}
 
 function assertSame(a: KnnResult, b: KnnResult): void {
   assert.equal(a.k, b.k);

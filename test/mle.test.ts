@@ -8,70 +8,24 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
+import { CASES, EXPECTED, loadFixture, gaussianMatrix, orthonormalRows, assertRelClose } from './helpers/fixtures.js';
 import type { Matrix } from '../src/backend/matrix.js';
 import { UserError } from '../src/errors.js';
 import { knn } from '../src/metrics/knn.js';
 import { mle, mleFromDistances } from '../src/metrics/mle.js';
 import { Rng } from '../src/metrics/sample.js';
 
-// ---- local helpers (a tiny .npy v1 reader: float64, C order) ----
-const GEOMETRY = path.resolve(import.meta.dirname, '..', '..', 'shared', 'fixtures', 'geometry');
-const EXPECTED = JSON.parse(readFileSync(path.join(GEOMETRY, 'expected.json'), 'utf8')) as
-  Record<string, { mle: { skdim_MLE_default_fit: { value: number } } }>;
-const CASES = ['iso_gauss_n2000_d50', 'aniso_outliers_n2000_d50', 'subspace5_n2000_d50', 'swissroll2d_n2000_d10', 'smallbatch_n32_d64'];
 
-function readNpy(file: string): Matrix<Float64Array> {
-  const buf = readFileSync(file);
-  assert.equal(buf.subarray(0, 6).toString('latin1'), '\x93NUMPY');
-  assert.equal(buf[6], 1, 'npy v1 expected');
-  const headerLen = buf.readUInt16LE(8);
-  const header = buf.subarray(10, 10 + headerLen).toString('latin1');
-  assert.match(header, /'descr': '<f8'/);
-  assert.match(header, /'fortran_order': False/);
-  const shape = /'shape': \((\d+), (\d+)\)/.exec(header);
-  assert.ok(shape, header);
-  const rows = Number(shape[1]), cols = Number(shape[2]);
-  const start = 10 + headerLen;
-  const data = new Float64Array(buf.buffer.slice(buf.byteOffset + start, buf.byteOffset + start + 8 * rows * cols));
-  return { data, rows, cols };
-}
 
-function gaussianMatrix(rows: number, cols: number, seed: number): Matrix<Float64Array> {
-  const rng = new Rng(seed), data = new Float64Array(rows * cols);
-  for (let i = 0; i < data.length; i++) {
-    data[i] = Math.sqrt(-2 * Math.log(1 - rng.nextFloat())) * Math.cos(2 * Math.PI * rng.nextFloat());
-  }
-  return { data, rows, cols };
-}
 
-/** Orthonormal rows (Gram–Schmidt of a Gaussian matrix): rows × cols, rows ≤ cols. */
-function orthonormalRows(rows: number, cols: number, seed: number): Float64Array {
-  const q = gaussianMatrix(rows, cols, seed).data;
-  for (let i = 0; i < rows; i++) {
-    for (let j = 0; j < i; j++) {
-      let dot = 0;
-      for (let t = 0; t < cols; t++) dot += q[i * cols + t] * q[j * cols + t];
-      for (let t = 0; t < cols; t++) q[i * cols + t] -= dot * q[j * cols + t];
-    }
-    let norm = 0;
-    for (let t = 0; t < cols; t++) norm += q[i * cols + t] ** 2;
-    for (let t = 0; t < cols; t++) q[i * cols + t] /= Math.sqrt(norm);
-  }
-  return q;
-}
 
-function relClose(actual: number, expected: number, tol: number, what: string): void {
-  assert.ok(Math.abs(actual - expected) <= tol * Math.abs(expected), `${what}: ${actual} vs ${expected} (rel tol ${tol})`);
-}
 
 describe('MLE on the geometry fixtures', () => {
   for (const name of CASES) {
     test(name, async () => {
-      const x = readNpy(path.join(GEOMETRY, `${name}.npy`));
+      const x = await loadFixture(name);
       const r = await mle(x, { duplicates: 'keep' });
-      relClose(r.id, EXPECTED[name].mle.skdim_MLE_default_fit.value, 1e-6, 'scikit-dimension MLE');
+      assertRelClose(r.id, EXPECTED[name].mle.skdim_MLE_default_fit.value, 1e-6, 'scikit-dimension MLE');
       assert.equal(r.k, 20);
       assert.equal(r.points, x.rows);
       assert.equal(r.zeroDistancePoints, 0);
@@ -81,7 +35,7 @@ describe('MLE on the geometry fixtures', () => {
   }
 
   test('a precomputed neighbour list with more than k columns gives the same value', async () => {
-    const x = readNpy(path.join(GEOMETRY, 'swissroll2d_n2000_d10.npy'));
+    const x = await loadFixture('swissroll2d_n2000_d10');
     const nb = await knn(x, 25);
     assert.equal((await mle(x, { knn: nb })).id, (await mle(x)).id);
   });
@@ -93,7 +47,7 @@ describe('MLE formula and errors', () => {
     const t = Float64Array.from([1, 2, 4, 1, 1, Math.E]);
     const inv1 = (Math.log(4) + Math.log(2)) / 2, inv2 = (1 + 1) / 2;
     const r = mleFromDistances(t, 2, 3, { k: 3 });
-    relClose(r.id, 2 / (inv1 + inv2), 1e-15, 'MLE');
+    assertRelClose(r.id, 2 / (inv1 + inv2), 1e-15, 'MLE');
   });
 
   test('fewer than k + 1 points is a UserError', async () => {
@@ -127,7 +81,7 @@ describe('MLE invariances and a known answer', () => {
       }
     }
     const a = await mle(x), b = await mle({ data: y, rows: x.rows, cols: d });
-    relClose(b.id, a.id, 1e-9, 'MLE');
+    assertRelClose(b.id, a.id, 1e-9, 'MLE');
   });
 
   test('points uniform on a 2-D square embedded in 10-D give MLE ≈ 2', async () => {

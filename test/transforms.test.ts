@@ -7,10 +7,10 @@ import { isoScore } from '../src/metrics/isoscore.js';
 import { covarianceSpectrum } from '../src/metrics/spectrum.js';
 import { rogueDimensions, diagonal } from '../src/metrics/rogue.js';
 import { CosineAccumulator } from '../src/metrics/cosine.js';
-import { loadFixture, randomMatrix } from './helpers/fixtures.js';
+import { loadFixture, gaussianMatrix } from './helpers/fixtures.js';
 import { UserError } from '../src/errors.js';
 
-const x = randomMatrix(500, 6, 11, [10, 5, 3, 1, 1, 0.5]);
+const x = gaussianMatrix(500, 6, 11, [10, 5, 3, 1, 1, 0.5]);
 
 test('center removes the mean and keeps the covariance', () => {
   const t = fitTransform({ kind: 'center' }, accumulate(x)).apply(x);
@@ -47,7 +47,7 @@ test('transform specs parse, and bad ones are user errors', () => {
 
 test('rogue dimensions: a dimension with a large shared offset dominates cosine and variance', () => {
   // Dimension 3 carries a common offset of 20 (cosine) and dimension 0 the largest variance.
-  const d = 6, y = randomMatrix(400, d, 4, [8, 1, 1, 1, 1, 1]);
+  const d = 6, y = gaussianMatrix(400, d, 4, [8, 1, 1, 1, 1, 1]);
   for (let r = 0; r < y.rows; r++) y.data[r * d + 3] += 20;
   const cos = new CosineAccumulator(d).add(y);
   const rogue = rogueDimensions(diagonal(accumulate(y).covariance(1), d), cos.dimensionContributions(), 1);

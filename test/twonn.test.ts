@@ -11,8 +11,7 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
+import { CASES, EXPECTED, loadFixture, gaussianMatrix, orthonormalRows, rotateScaleShift, assertRelClose } from './helpers/fixtures.js';
 import type { Matrix } from '../src/backend/matrix.js';
 import { takeRows } from '../src/backend/matrix.js';
 import { UserError } from '../src/errors.js';
@@ -20,85 +19,23 @@ import { knn } from '../src/metrics/knn.js';
 import { twoNN, twoNNFromDistances } from '../src/metrics/twonn.js';
 import { Rng, RowReservoir, sampleIndices, sampleRows } from '../src/metrics/sample.js';
 
-// ---- local helpers (a tiny .npy v1 reader: float64, C order) ----
-const GEOMETRY = path.resolve(import.meta.dirname, '..', '..', 'shared', 'fixtures', 'geometry');
-interface NumberLeaf { value: number }
-interface TwoNNExpected {
-  skdim_TwoNN_default: NumberLeaf;
-  dadapy_2NN_ml: NumberLeaf;
-  reimpl_REIMPL: { linear_fit_through_origin: number; mle_all_points_N_over_sumlog: number; mle_unbiased_Nm1_over_sumlog: number; n_r1_zero: number };
-}
-const EXPECTED = JSON.parse(readFileSync(path.join(GEOMETRY, 'expected.json'), 'utf8')) as Record<string, { twonn: TwoNNExpected }>;
-const CASES = ['iso_gauss_n2000_d50', 'aniso_outliers_n2000_d50', 'subspace5_n2000_d50', 'swissroll2d_n2000_d10', 'smallbatch_n32_d64'];
 
-function readNpy(file: string): Matrix<Float64Array> {
-  const buf = readFileSync(file);
-  assert.equal(buf.subarray(0, 6).toString('latin1'), '\x93NUMPY');
-  assert.equal(buf[6], 1, 'npy v1 expected');
-  const headerLen = buf.readUInt16LE(8);
-  const header = buf.subarray(10, 10 + headerLen).toString('latin1');
-  assert.match(header, /'descr': '<f8'/);
-  assert.match(header, /'fortran_order': False/);
-  const shape = /'shape': \((\d+), (\d+)\)/.exec(header);
-  assert.ok(shape, header);
-  const rows = Number(shape[1]), cols = Number(shape[2]);
-  const start = 10 + headerLen;
-  const data = new Float64Array(buf.buffer.slice(buf.byteOffset + start, buf.byteOffset + start + 8 * rows * cols));
-  return { data, rows, cols };
-}
 
-function gaussianMatrix(rows: number, cols: number, seed: number): Matrix<Float64Array> {
-  const rng = new Rng(seed), data = new Float64Array(rows * cols);
-  for (let i = 0; i < data.length; i++) {
-    data[i] = Math.sqrt(-2 * Math.log(1 - rng.nextFloat())) * Math.cos(2 * Math.PI * rng.nextFloat());
-  }
-  return { data, rows, cols };
-}
 
-/** Orthonormal rows (Gram–Schmidt of a Gaussian matrix): rows × cols, rows ≤ cols. */
-function orthonormalRows(rows: number, cols: number, seed: number): Float64Array {
-  const q = gaussianMatrix(rows, cols, seed).data;
-  for (let i = 0; i < rows; i++) {
-    for (let j = 0; j < i; j++) {
-      let dot = 0;
-      for (let t = 0; t < cols; t++) dot += q[i * cols + t] * q[j * cols + t];
-      for (let t = 0; t < cols; t++) q[i * cols + t] -= dot * q[j * cols + t];
-    }
-    let norm = 0;
-    for (let t = 0; t < cols; t++) norm += q[i * cols + t] ** 2;
-    for (let t = 0; t < cols; t++) q[i * cols + t] /= Math.sqrt(norm);
-  }
-  return q;
-}
 
-/** y = scale · x · Q + shift with Q a random rotation. */
-function rotateScaleShift(x: Matrix<Float64Array>, seed: number, scale: number, shift: number): Matrix<Float64Array> {
-  const d = x.cols, q = orthonormalRows(d, d, seed), out = new Float64Array(x.rows * d);
-  for (let i = 0; i < x.rows; i++) {
-    for (let t = 0; t < d; t++) {
-      let s = 0;
-      for (let u = 0; u < d; u++) s += x.data[i * d + u] * q[u * d + t];
-      out[i * d + t] = scale * s + shift * (t + 1);
-    }
-  }
-  return { data: out, rows: x.rows, cols: d };
-}
 
-function relClose(actual: number, expected: number, tol: number, what: string): void {
-  assert.ok(Math.abs(actual - expected) <= tol * Math.abs(expected), `${what}: ${actual} vs ${expected} (rel tol ${tol})`);
-}
 
 describe('TwoNN on the geometry fixtures', () => {
   for (const name of CASES) {
     test(name, async () => {
-      const x = readNpy(path.join(GEOMETRY, `${name}.npy`));
+      const x = await loadFixture(name);
       const e = EXPECTED[name].twonn;
       const keep = await twoNN(x, { duplicates: 'keep' });
-      relClose(keep.id, e.skdim_TwoNN_default.value, 1e-6, 'scikit-dimension TwoNN');
-      relClose(keep.id, e.reimpl_REIMPL.linear_fit_through_origin, 1e-9, 'exact linear fit');
-      relClose(keep.ml, e.reimpl_REIMPL.mle_all_points_N_over_sumlog, 1e-9, 'N / Σ log μ');
-      relClose(keep.mlUnbiased, e.reimpl_REIMPL.mle_unbiased_Nm1_over_sumlog, 1e-9, '(N − 1) / Σ log μ');
-      relClose(keep.mlUnbiased, e.dadapy_2NN_ml.value, 1e-6, 'DADApy ml');
+      assertRelClose(keep.id, e.skdim_TwoNN_default.value, 1e-6, 'scikit-dimension TwoNN');
+      assertRelClose(keep.id, e.reimpl_REIMPL.linear_fit_through_origin, 1e-9, 'exact linear fit');
+      assertRelClose(keep.ml, e.reimpl_REIMPL.mle_all_points_N_over_sumlog, 1e-9, 'N / Σ log μ');
+      assertRelClose(keep.mlUnbiased, e.reimpl_REIMPL.mle_unbiased_Nm1_over_sumlog, 1e-9, '(N − 1) / Σ log μ');
+      assertRelClose(keep.mlUnbiased, e.dadapy_2NN_ml.value, 1e-6, 'DADApy ml');
       assert.equal(keep.zeroDistancePoints, e.reimpl_REIMPL.n_r1_zero);
       assert.equal(keep.points, x.rows);
       assert.equal(keep.droppedPoints, 0);
@@ -109,7 +46,7 @@ describe('TwoNN on the geometry fixtures', () => {
   }
 
   test('the float64 brute force and the float32 pass give the same estimate', async () => {
-    const x = readNpy(path.join(GEOMETRY, 'iso_gauss_n2000_d50.npy'));
+    const x = await loadFixture('iso_gauss_n2000_d50');
     const a = await twoNN(x, { knnOptions: { exact: true } });
     const b = await twoNN(x, { knnOptions: { exact: false } });
     assert.equal(a.id, b.id);
@@ -124,9 +61,9 @@ describe('TwoNN fit details', () => {
     let sxy = 0, sxx = 0;
     for (let i = 1; i <= 9; i++) { sxy += i * -Math.log(1 - i / 10); sxx += i * i; }
     const r = twoNNFromDistances(r1, r2, { duplicates: 'keep' });
-    relClose(r.id, sxy / sxx, 1e-14, 'slope');
-    relClose(r.ml, 10 / 55, 1e-14, 'ml');
-    relClose(r.mlUnbiased, 9 / 55, 1e-14, 'mlUnbiased');
+    assertRelClose(r.id, sxy / sxx, 1e-14, 'slope');
+    assertRelClose(r.ml, 10 / 55, 1e-14, 'ml');
+    assertRelClose(r.mlUnbiased, 9 / 55, 1e-14, 'mlUnbiased');
   });
 
   test('fewer than 3 points is a UserError', async () => {
@@ -184,9 +121,9 @@ describe('TwoNN invariances and a known answer', () => {
   test('rotation, translation and uniform scaling leave the estimate unchanged (≤ 1e-9)', async () => {
     const x = gaussianMatrix(1500, 12, 11);
     const a = await twoNN(x);
-    const b = await twoNN(rotateScaleShift(x, 12, 3.7, 25));
-    relClose(b.id, a.id, 1e-9, 'id');
-    relClose(b.ml, a.ml, 1e-9, 'ml');
+    const b = await twoNN(rotateScaleShift(x, orthonormalRows(12, 12, 12), 3.7, 25));
+    assertRelClose(b.id, a.id, 1e-9, 'id');
+    assertRelClose(b.ml, a.ml, 1e-9, 'ml');
   });
 
   test('points uniform on a 2-D square embedded in 10-D give TwoNN ≈ 2', async () => {

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { readNpy } from '../../src/io/npy.js';
 import type { Matrix } from '../../src/backend/matrix.js';
+import { Rng } from '../../src/metrics/sample.js';
 
 export const SHARED = resolve(import.meta.dirname, '..', '..', '..', 'shared');
 export const GEOMETRY = resolve(SHARED, 'fixtures', 'geometry');
@@ -23,38 +24,28 @@ export async function loadFixture(name: string): Promise<Matrix<Float64Array>> {
   return { data: data as Float64Array, rows: shape[0], cols: shape[1] };
 }
 
-/** A seeded normal generator (mulberry32 + Box–Muller) for clouds built by construction. */
-export function gaussian(seed: number): () => number {
-  let s = seed >>> 0;
-  const uniform = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return () => Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
-}
-
-export function randomMatrix(rows: number, cols: number, seed: number, scales?: number[]): Matrix<Float64Array> {
-  const g = gaussian(seed), data = new Float64Array(rows * cols);
-  for (let i = 0; i < data.length; i++) data[i] = g() * (scales ? scales[i % cols] : 1);
+/** Seeded standard-normal entries (Box–Muller over the project's Rng), optionally scaled per column. */
+export function gaussianMatrix(rows: number, cols: number, seed: number, scales?: number[]): Matrix<Float64Array> {
+  const rng = new Rng(seed), data = new Float64Array(rows * cols);
+  for (let i = 0; i < data.length; i++) {
+    data[i] = Math.sqrt(-2 * Math.log(1 - rng.nextFloat())) * Math.cos(2 * Math.PI * rng.nextFloat()) * (scales ? scales[i % cols] : 1);
+  }
   return { data, rows, cols };
 }
 
-/** A random orthogonal d×d matrix (Gram–Schmidt of a Gaussian matrix), row-major. */
-export function randomRotation(d: number, seed: number): Float64Array {
-  const q = randomMatrix(d, d, seed).data;
-  for (let i = 0; i < d; i++) {
+/** Orthonormal rows (Gram–Schmidt of a Gaussian matrix), rows × cols with rows ≤ cols; square: a random rotation. */
+export function orthonormalRows(rows: number, cols: number, seed: number): Float64Array {
+  const q = gaussianMatrix(rows, cols, seed).data;
+  for (let i = 0; i < rows; i++) {
     for (let k = 0; k < i; k++) {
       let dot = 0;
-      for (let j = 0; j < d; j++) dot += q[i * d + j] * q[k * d + j];
-      for (let j = 0; j < d; j++) q[i * d + j] -= dot * q[k * d + j];
+      for (let j = 0; j < cols; j++) dot += q[i * cols + j] * q[k * cols + j];
+      for (let j = 0; j < cols; j++) q[i * cols + j] -= dot * q[k * cols + j];
     }
     let norm = 0;
-    for (let j = 0; j < d; j++) norm += q[i * d + j] ** 2;
+    for (let j = 0; j < cols; j++) norm += q[i * cols + j] ** 2;
     norm = Math.sqrt(norm);
-    for (let j = 0; j < d; j++) q[i * d + j] /= norm;
+    for (let j = 0; j < cols; j++) q[i * cols + j] /= norm;
   }
   return q;
 }
@@ -74,4 +65,11 @@ export function rotateScaleShift(x: Matrix, r: Float64Array, scale = 1, shift = 
 
 export function relativeError(a: number, b: number): number {
   return Math.abs(a - b) / Math.max(Math.abs(b), Number.MIN_VALUE);
+}
+
+/** Assert |actual − expected| ≤ tol·|expected|. */
+export function assertRelClose(actual: number, expected: number, tol: number, what: string): void {
+  if (!(Math.abs(actual - expected) <= tol * Math.abs(expected))) {
+    throw new Error(`${what}: ${actual} vs ${expected} (rel tol ${tol})`);
+  }
 }
