@@ -156,7 +156,7 @@ export async function measure(hs: HiddenStates, options: MeasureOptions): Promis
       if (wantsCovariance) s.covSink = sink(s.info, s.dim);
       if (wantsStar && options.batchRows !== null) s.batch = new CovarianceAccumulator(s.dim, kernels.get(s.info.layer));
       if (m.has('cosine') || m.has('rogue')) s.cosine = new CosineAccumulator(s.dim);
-      if (wantsSample) s.reservoir = new RowReservoir(options.sample, s.dim, options.seed + s.info.layer);
+      if (wantsSample) s.reservoir = new RowReservoir(Math.min(options.sample, s.info.rows), s.dim, options.seed + s.info.layer);
     }
     await pass('measure', (s, b) => {
       if (s.batch && s.batch.count < (options.batchRows as number)) {
