@@ -5,20 +5,11 @@
  * On the wasm backend only a plain 2-D matmul without transpose flags reaches XNNPACK's fast
  * path, so callers pass both operands in the layout the product needs (A is m×k, B is k×n).
  */
-import { getTf } from './tf.js';
+import type { Tf } from './tf.js';
 
-/** C = A·B with A m×k and B k×n, all row-major float32. */
-export async function matmulF32(
-  a: Float32Array, m: number, k: number,
-  b: Float32Array, n: number,
-): Promise<Float32Array> {
-  const { tf } = await getTf();
-  return matmulF32Sync(tf, a, m, k, b, n);
-}
-
-/** Synchronous form for callers that already hold the tfjs namespace (hot loops). */
+/** C = A·B with A m×k and B k×n, all row-major float32 (`tf` initialised by the caller). */
 export function matmulF32Sync(
-  tf: import('./tf.js').Tf,
+  tf: Tf,
   a: Float32Array, m: number, k: number,
   b: Float32Array, n: number,
 ): Float32Array {

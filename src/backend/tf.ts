@@ -36,11 +36,6 @@ export function getTf(): Promise<{ tf: Tf; name: Exclude<BackendChoice, 'auto'> 
   return active;
 }
 
-/** Name of the backend that is (or will be) used, without initialising tfjs if it is not yet. */
-export async function backendName(): Promise<string> {
-  return (await getTf()).name;
-}
-
 /** Whether tfjs has been initialised in this process (outputs name the backend only then). */
 export function tfLoaded(): boolean {
   return active !== undefined;
