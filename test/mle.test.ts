@@ -8,12 +8,11 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CASES, EXPECTED, loadFixture, gaussianMatrix, orthonormalRows, assertRelClose } from './helpers/fixtures.js';
+import { CASES, EXPECTED, loadFixture, gaussianMatrix, orthonormalRows, assertRelClose, rotateScaleShift, uniformSquareIn10D } from './helpers/fixtures.js';
 import type { Matrix } from '../src/backend/matrix.js';
 import { UserError } from '../src/errors.js';
 import { knn } from '../src/metrics/knn.js';
 import { mle, mleFromDistances } from '../src/metrics/mle.js';
-import { Rng } from '../src/metrics/sample.js';
 
 
 
@@ -72,28 +71,14 @@ describe('MLE formula and errors', () => {
 describe('MLE invariances and a known answer', () => {
   test('rotation, translation and uniform scaling leave the estimate unchanged (≤ 1e-9)', async () => {
     const x = gaussianMatrix(1500, 12, 11);
-    const d = 12, q = orthonormalRows(d, d, 12), y = new Float64Array(x.data.length);
-    for (let i = 0; i < x.rows; i++) {
-      for (let t = 0; t < d; t++) {
-        let s = 0;
-        for (let u = 0; u < d; u++) s += x.data[i * d + u] * q[u * d + t];
-        y[i * d + t] = 0.31 * s - 40 + t;
-      }
-    }
-    const a = await mle(x), b = await mle({ data: y, rows: x.rows, cols: d });
+    const a = await mle(x), b = await mle(rotateScaleShift(x, orthonormalRows(12, 12, 12), 0.31, -40));
     assertRelClose(b.id, a.id, 1e-9, 'MLE');
   });
 
   test('points uniform on a 2-D square embedded in 10-D give MLE ≈ 2', async () => {
     // 2000 points, seed 3; averaging 2000 local estimates leaves a spread well below 0.05, the
     // square's edges bias the k = 20 neighbourhoods a little: |id − 2| < 0.15.
-    const n = 2000, rng = new Rng(3), basis = orthonormalRows(2, 10, 4);
-    const data = new Float64Array(n * 10);
-    for (let i = 0; i < n; i++) {
-      const u = rng.nextFloat(), v = rng.nextFloat();
-      for (let t = 0; t < 10; t++) data[i * 10 + t] = u * basis[t] + v * basis[10 + t] + 0.5;
-    }
-    const r = await mle({ data, rows: n, cols: 10 });
+    const r = await mle(uniformSquareIn10D(2000, 3));
     assert.ok(Math.abs(r.id - 2) < 0.15, `${r.id}`);
   });
 });

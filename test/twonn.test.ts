@@ -11,7 +11,7 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CASES, EXPECTED, loadFixture, gaussianMatrix, orthonormalRows, rotateScaleShift, assertRelClose } from './helpers/fixtures.js';
+import { CASES, EXPECTED, loadFixture, gaussianMatrix, orthonormalRows, rotateScaleShift, assertRelClose, uniformSquareIn10D } from './helpers/fixtures.js';
 import type { Matrix } from '../src/backend/matrix.js';
 import { takeRows } from '../src/backend/matrix.js';
 import { UserError } from '../src/errors.js';
@@ -129,13 +129,7 @@ describe('TwoNN invariances and a known answer', () => {
   test('points uniform on a 2-D square embedded in 10-D give TwoNN ≈ 2', async () => {
     // 2000 points, seed 3. The estimator's standard error is ≈ d/√(0.9N) ≈ 0.05 and the edges
     // of the square bias it slightly down; |id − 2| < 0.15 is a 3σ band.
-    const n = 2000, rng = new Rng(3), basis = orthonormalRows(2, 10, 4);
-    const data = new Float64Array(n * 10);
-    for (let i = 0; i < n; i++) {
-      const u = rng.nextFloat(), v = rng.nextFloat();
-      for (let t = 0; t < 10; t++) data[i * 10 + t] = u * basis[t] + v * basis[10 + t] + 0.5;
-    }
-    const r = await twoNN({ data, rows: n, cols: 10 });
+    const r = await twoNN(uniformSquareIn10D(2000, 3));
     assert.ok(Math.abs(r.id - 2) < 0.15, `${r.id}`);
     assert.ok(Math.abs(r.mlUnbiased - 2) < 0.15, `${r.mlUnbiased}`);
   });

@@ -50,6 +50,16 @@ export function orthonormalRows(rows: number, cols: number, seed: number): Float
   return q;
 }
 
+/** n points uniform on the unit square, mapped into R¹⁰ by orthonormal rows and shifted: a 2-D manifold. */
+export function uniformSquareIn10D(n: number, seed: number): Matrix<Float64Array> {
+  const rng = new Rng(seed), basis = orthonormalRows(2, 10, 4), data = new Float64Array(n * 10);
+  for (let i = 0; i < n; i++) {
+    const u = rng.nextFloat(), v = rng.nextFloat();
+    for (let t = 0; t < 10; t++) data[i * 10 + t] = u * basis[t] + v * basis[10 + t] + 0.5;
+  }
+  return { data, rows: n, cols: 10 };
+}
+
 /** x·R (rows rotated), then scaled by `scale` and shifted by `shift` in every coordinate. */
 export function rotateScaleShift(x: Matrix, r: Float64Array, scale = 1, shift = 0): Matrix<Float64Array> {
   const { rows, cols: d } = x, out = new Float64Array(rows * d);
