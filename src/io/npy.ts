@@ -60,6 +60,16 @@ function parsePreamble(bytes: Uint8Array, path: string): { start: number; length
 
 /** Validate the header dict and turn it into an NpyHeader. */
 function parseHeaderText(text: string, dataOffset: number, path: string): NpyHeader {
+  const { descr, shape } = parseHeaderDict(text, path);
+  const dtype = ({ '<f4': 'float32', '|f4': 'float32', '<f8': 'float64', '|f8': 'float64' } as const)[descr];
+  if (dtype === undefined) {
+    throw new UserError(`${path}: .npy header: dtype '${descr}' is not supported (float32 '<f4' and float64 '<f8' are); convert with arr.astype('float32')`);
+  }
+  return { dtype, shape, dataOffset };
+}
+
+/** The header's dtype string and shape, validated (little-endian, C order). */
+function parseHeaderDict(text: string, path: string): { descr: string; shape: number[] } {
   const where = `${path}: .npy header`;
   const dict = parsePythonLiteral(text, where);
   if (typeof dict !== 'object' || dict === null || Array.isArray(dict)) {
@@ -72,17 +82,13 @@ function parseHeaderText(text: string, dataOffset: number, path: string): NpyHea
   if (descr[0] === '>') {
     throw new UserError(`${where}: dtype '${descr}' is big-endian; save it little-endian with arr.astype('<${descr.slice(1)}')`);
   }
-  const dtype = ({ '<f4': 'float32', '|f4': 'float32', '<f8': 'float64', '|f8': 'float64' } as const)[descr];
-  if (dtype === undefined) {
-    throw new UserError(`${where}: dtype '${descr}' is not supported (float32 '<f4' and float64 '<f8' are); convert with arr.astype('float32')`);
-  }
   if (fortran !== false) {
     throw new UserError(`${where}: fortran_order is ${String(fortran)}; save a C-ordered array with numpy.save(path, numpy.ascontiguousarray(arr))`);
   }
   if (!Array.isArray(shape) || !shape.every((n) => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0)) {
     throw new UserError(`${where}: shape ${JSON.stringify(shape)} is not a tuple of non-negative integers; re-save with numpy.save`);
   }
-  return { dtype, shape: shape as number[], dataOffset };
+  return { descr, shape: shape as number[] };
 }
 
 function decodeText(bytes: Uint8Array, utf8: boolean): string {
@@ -127,6 +133,31 @@ async function readHeader(handle: FileHandle, size: number, path: string): Promi
   const text = new Uint8Array(length);
   await readExactly(handle, text, start, path, '.npy header');
   return parseHeaderText(decodeText(text, utf8), start + length, path);
+}
+
+/** Read a whole integer .npy file (int32 or int64, e.g. token ids) as Int32Array. */
+export async function readNpyInt32(path: string): Promise<{ data: Int32Array; shape: number[] }> {
+  const { handle, size } = await openForReading(path);
+  try {
+    const preamble = new Uint8Array(Math.min(PREAMBLE_BYTES, size));
+    await readExactly(handle, preamble, 0, path, '.npy preamble');
+    const { start, length, utf8 } = parsePreamble(preamble, path);
+    const text = new Uint8Array(length);
+    await readExactly(handle, text, start, path, '.npy header');
+    const { descr, shape } = parseHeaderDict(decodeText(text, utf8), path);
+    const bytes = ({ '<i4': 4, '|i4': 4, '<i8': 8, '|i8': 8 } as Record<string, number>)[descr];
+    if (bytes === undefined) throw new UserError(`${path}: .npy dtype '${descr}' is not an integer type (int32 '<i4' or int64 '<i8' expected)`);
+    const n = elementCount(shape);
+    if (size - start - length < n * bytes) throw new UserError(`${path}: truncated .npy data`);
+    const raw = new Uint8Array(n * bytes);
+    await readExactly(handle, raw, start + length, path, 'data');
+    const view = new DataView(raw.buffer);
+    const data = new Int32Array(n);
+    for (let i = 0; i < n; i++) data[i] = bytes === 4 ? view.getInt32(i * 4, true) : Number(view.getBigInt64(i * 8, true));
+    return { data, shape };
+  } finally {
+    await handle.close();
+  }
 }
 
 /** Read a whole .npy file (for small arrays such as a d×d covariance). */

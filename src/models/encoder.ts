@@ -1,0 +1,293 @@
+/**
+ * The BERT-family encoder in TensorFlow.js, top to bottom: embeddings → L post-LayerNorm
+ * transformer blocks → pooler and masked-LM head, returning every hidden state with Hugging Face
+ * numbering (0 = embedding output, i = output of layer i).
+ *
+ * One implementation for BERT, RoBERTa, DistilBERT and ALBERT; their differences are data in
+ * `EncoderConfig` (src/models/config.ts): RoBERTa's position ids, DistilBERT's missing token
+ * types and pooler, ALBERT's E → H projection and shared layers.
+ *
+ * Follows transformers' modeling_bert.py (eval mode, no dropout): scores = QKᵀ/√d_head +
+ * (1 − mask)·float32 min; GELU by `hidden_act` (erf for "gelu", tanh for "gelu_new");
+ * LayerNorm with the config's eps and the biased variance.
+ *
+ * Speed on tfjs-wasm: only a plain 2-D matmul without transpose flags reaches XNNPACK's fast
+ * path, so every Linear weight is transposed once at load to [in, out], Q, K and V are one fused
+ * [H, 3H] product, and Kᵀ is materialised before the score product.
+ */
+import type * as TfCore from '@tensorflow/tfjs-core';
+import { getTf, type Tf } from '../backend/tf.js';
+import { readConfig, type EncoderConfig } from './config.js';
+import { loadWeights, type EncoderWeights, type LinearWeights, type NormWeights } from './weights.js';
+import { UserError } from '../errors.js';
+
+type Tensor = TfCore.Tensor;
+type Tensor2D = TfCore.Tensor2D;
+
+export interface EncoderInputs {
+  batch: number;
+  seqLen: number;
+  /** [batch, seqLen] row-major. */
+  inputIds: Int32Array;
+  attentionMask: Int32Array;
+  /** Zeros when absent or when the model has no token types. */
+  tokenTypeIds?: Int32Array;
+}
+
+export interface ForwardOptions {
+  /** Hidden states to return (HF numbering); default every one, 0..L. */
+  layers?: readonly number[];
+  /** Also return the pooler output (tanh(dense(h_L[:, 0]))), when the checkpoint has a pooler. */
+  pooler?: boolean;
+}
+
+export interface ForwardResult {
+  /** layer → [batch, seqLen, hidden] row-major float32. Padding positions are computed but meaningless. */
+  hiddenStates: Map<number, Float32Array>;
+  /** [batch, hidden] */
+  pooler?: Float32Array;
+}
+
+interface Linear { w: Tensor2D; b: Tensor }
+interface Norm { gamma: Tensor; beta: Tensor }
+interface Layer { qkv: Linear; attentionOutput: Linear; attentionNorm: Norm; intermediate: Linear; output: Linear; outputNorm: Norm }
+
+export class Encoder {
+  private mlmDecoder: Tensor2D | null = null;
+
+  private constructor(
+    readonly tf: Tf,
+    readonly config: EncoderConfig,
+    readonly dir: string,
+    private readonly w: {
+      word: Tensor2D; position: Tensor2D; tokenType: Tensor2D | null; embeddingNorm: Norm; projection: Linear | null;
+      layers: Layer[]; pooler: Linear | null;
+      mlm: { transform: Linear; norm: Norm; decoderWeight: Float32Array; decoderBias: Tensor } | null;
+    },
+    /** Tensors in the checkpoint this encoder does not use (e.g. a task head). */
+    readonly unusedTensors: string[],
+  ) {}
+
+  /** Load a Hugging Face model folder (config.json + model.safetensors or its shards). */
+  static async load(dir: string): Promise<Encoder> {
+    const config = readConfig(dir);
+    const weights = await loadWeights(dir, config);
+    const { tf } = await getTf();
+    return new Encoder(tf, config, dir, upload(tf, config, weights), weights.unused);
+  }
+
+  get numLayers(): number {
+    return this.config.numLayers;
+  }
+
+  get hasPooler(): boolean {
+    return this.w.pooler !== null;
+  }
+
+  get hasMlmHead(): boolean {
+    return this.w.mlm !== null;
+  }
+
+  /** All requested hidden states of one padded batch; memory is released before returning. */
+  forward(inputs: EncoderInputs, options: ForwardOptions = {}): ForwardResult {
+    const { tf, config: c } = this;
+    const { batch: B, seqLen: T } = inputs;
+    checkInputs(inputs, c);
+    const wanted = new Set(options.layers ?? Array.from({ length: c.numLayers + 1 }, (_, i) => i));
+    for (const l of wanted) if (!Number.isInteger(l) || l < 0 || l > c.numLayers) throw new UserError(`layer ${l} does not exist: the model has hidden states 0..${c.numLayers}`);
+    const last = options.pooler && this.w.pooler ? c.numLayers : Math.max(...wanted);
+    // tidy returns tensors, never typed arrays (it would walk them element by element).
+    const out = tf.tidy(() => {
+      const states: Record<string, Tensor> = {};
+      let h = this.embed(inputs);
+      if (wanted.has(0)) states['0'] = h;
+      const maskBias = attentionBias(tf, inputs.attentionMask, B, T);
+      const perGroup = c.numLayers / (this.w.layers.length / c.innerGroupNum);
+      for (let i = 0; i < last; i++) {
+        // ALBERT: layer i runs the inner layers of group ⌊i / (L / groups)⌋; BERT: layer i.
+        const first = Math.floor(i / perGroup) * c.innerGroupNum;
+        for (let j = 0; j < c.innerGroupNum; j++) h = this.block(this.w.layers[first + j], h, maskBias, B, T);
+        if (wanted.has(i + 1)) states[String(i + 1)] = h;
+      }
+      if (options.pooler && this.w.pooler) {
+        const cls = tf.reshape(tf.slice(tf.reshape(h, [B, T, c.hiddenSize]), [0, 0, 0], [B, 1, c.hiddenSize]), [B, c.hiddenSize]);
+        states.pooler = tf.tanh(dense(tf, cls as Tensor2D, this.w.pooler));
+      }
+      return states;
+    });
+    const result: ForwardResult = { hiddenStates: new Map() };
+    for (const [key, t] of Object.entries(out)) {
+      const data = t.dataSync() as Float32Array;
+      t.dispose();
+      if (key === 'pooler') result.pooler = data;
+      else result.hiddenStates.set(Number(key), data);
+    }
+    return result;
+  }
+
+  /** Masked-LM logits [rows, vocab] for last-layer hidden states [rows, hidden]. */
+  mlmLogits(hidden: Float32Array, rows: number): Float32Array {
+    const { tf, config: c } = this;
+    const mlm = this.w.mlm;
+    if (!mlm) throw new UserError(`${this.dir}: the checkpoint has no masked-LM head`);
+    // The decoder is tied to the word embeddings ([V, E]); transpose it once, when first needed.
+    this.mlmDecoder ??= tf.tidy(() => tf.transpose(tf.tensor2d(mlm.decoderWeight, [c.vocabSize, c.embeddingSize])));
+    const logits = tf.tidy(() => {
+      const h = tf.tensor2d(hidden, [rows, c.hiddenSize]);
+      const t = layerNorm(tf, activation(tf, dense(tf, h, mlm.transform), c.hiddenAct), mlm.norm, c.layerNormEps);
+      return tf.add(tf.matMul(t, this.mlmDecoder!), mlm.decoderBias);
+    });
+    const data = logits.dataSync() as Float32Array;
+    logits.dispose();
+    return data;
+  }
+
+  dispose(): void {
+    const all: Tensor[] = [this.w.word, this.w.position, this.w.embeddingNorm.gamma, this.w.embeddingNorm.beta];
+    if (this.w.tokenType) all.push(this.w.tokenType);
+    const lin = (l: Linear | null) => l && all.push(l.w, l.b);
+    const nrm = (n: Norm) => all.push(n.gamma, n.beta);
+    lin(this.w.projection);
+    lin(this.w.pooler);
+    for (const l of this.w.layers) {
+      lin(l.qkv); lin(l.attentionOutput); nrm(l.attentionNorm); lin(l.intermediate); lin(l.output); nrm(l.outputNorm);
+    }
+    if (this.w.mlm) {
+      lin(this.w.mlm.transform);
+      nrm(this.w.mlm.norm);
+      all.push(this.w.mlm.decoderBias);
+    }
+    if (this.mlmDecoder) all.push(this.mlmDecoder);
+    this.tf.dispose(all);
+  }
+
+  /** word + position (+ token type) embeddings → LayerNorm (→ ALBERT's projection to H): [B·T, H]. */
+  private embed(inputs: EncoderInputs): Tensor2D {
+    const { tf, config: c } = this;
+    const n = inputs.batch * inputs.seqLen;
+    let e = tf.add(
+      tf.gather(this.w.word, tf.tensor1d(inputs.inputIds, 'int32')),
+      tf.gather(this.w.position, tf.tensor1d(positionIds(inputs, c), 'int32')),
+    ) as Tensor2D;
+    if (this.w.tokenType) {
+      const types = inputs.tokenTypeIds ?? new Int32Array(n);
+      e = tf.add(e, tf.gather(this.w.tokenType, tf.tensor1d(types, 'int32')));
+    }
+    e = layerNorm(tf, e, this.w.embeddingNorm, c.layerNormEps);
+    return this.w.projection ? dense(tf, e, this.w.projection) : e;
+  }
+
+  /** One post-LayerNorm transformer block on [B·T, H]. */
+  private block(layer: Layer, x: Tensor2D, maskBias: Tensor, B: number, T: number): Tensor2D {
+    const { tf, config: c } = this;
+    const H = c.hiddenSize;
+    const heads = c.numHeads;
+    const d = H / heads;
+    const qkv = dense(tf, x, layer.qkv);
+    const [q, k, v] = tf.split(qkv, 3, 1);
+    // [B·T, H] → [B, heads, T, d]; Kᵀ as [B, heads, d, T] so the score product needs no transpose flag.
+    const qh = tf.transpose(tf.reshape(tf.mul(q, 1 / Math.sqrt(d)), [B, T, heads, d]), [0, 2, 1, 3]);
+    const kt = tf.transpose(tf.reshape(k, [B, T, heads, d]), [0, 2, 3, 1]);
+    const vh = tf.transpose(tf.reshape(v, [B, T, heads, d]), [0, 2, 1, 3]);
+    const probs = tf.softmax(tf.add(tf.matMul(qh, kt), maskBias));
+    const context = tf.reshape(tf.transpose(tf.matMul(probs, vh), [0, 2, 1, 3]), [B * T, H]) as Tensor2D;
+    const attended = layerNorm(tf, tf.add(dense(tf, context, layer.attentionOutput), x) as Tensor2D, layer.attentionNorm, c.layerNormEps);
+    const inner = activation(tf, dense(tf, attended, layer.intermediate), c.hiddenAct);
+    return layerNorm(tf, tf.add(dense(tf, inner, layer.output), attended) as Tensor2D, layer.outputNorm, c.layerNormEps);
+  }
+}
+
+function checkInputs(inputs: EncoderInputs, c: EncoderConfig): void {
+  const n = inputs.batch * inputs.seqLen;
+  if (inputs.inputIds.length !== n || inputs.attentionMask.length !== n || (inputs.tokenTypeIds && inputs.tokenTypeIds.length !== n)) {
+    throw new RangeError(`forward: inputs must hold batch × seqLen = ${n} ids`);
+  }
+  for (const id of inputs.inputIds) if (id < 0 || id >= c.vocabSize) throw new UserError(`token id ${id} is outside the model's vocabulary (vocab_size ${c.vocabSize})`);
+  if (inputs.tokenTypeIds && c.typeVocabSize > 0) {
+    for (const t of inputs.tokenTypeIds) if (t < 0 || t >= c.typeVocabSize) throw new UserError(`token type ${t} is outside the model's ${c.typeVocabSize} token types`);
+  }
+}
+
+/**
+ * Position ids. BERT: 0..T−1. RoBERTa (transformers' create_position_ids_from_input_ids):
+ * padding_idx + 1 + the index among non-padding tokens, padding_idx at padding tokens.
+ */
+export function positionIds(inputs: EncoderInputs, c: EncoderConfig): Int32Array {
+  const { batch: B, seqLen: T, inputIds } = inputs;
+  const ids = new Int32Array(B * T);
+  const limit = c.maxPositions;
+  for (let b = 0; b < B; b++) {
+    let count = 0;
+    for (let t = 0; t < T; t++) {
+      const i = b * T + t;
+      if (c.positionsFromPadding) ids[i] = inputIds[i] === c.padTokenId ? c.padTokenId : c.padTokenId + ++count;
+      else ids[i] = t;
+      if (ids[i] >= limit) throw new UserError(`a sequence of ${T} tokens needs position ${ids[i]}, beyond the model's ${limit} position embeddings: lower --max-length`);
+    }
+  }
+  return ids;
+}
+
+/** (1 − mask)·float32 min as [B, 1, 1, T], added to every head's scores. */
+function attentionBias(tf: Tf, mask: Int32Array, B: number, T: number): Tensor {
+  const bias = new Float32Array(B * T);
+  for (let i = 0; i < bias.length; i++) bias[i] = mask[i] ? 0 : -3.4028234663852886e38;
+  return tf.tensor4d(bias, [B, 1, 1, T]);
+}
+
+function dense(tf: Tf, x: Tensor2D, l: Linear): Tensor2D {
+  return tf.fused.matMul({ a: x, b: l.w, bias: l.b }) as Tensor2D;
+}
+
+function layerNorm(tf: Tf, x: Tensor2D, n: Norm, eps: number): Tensor2D {
+  const mean = tf.mean(x, -1, true);
+  const centred = tf.sub(x, mean);
+  const variance = tf.mean(tf.square(centred), -1, true);
+  return tf.add(tf.mul(tf.mul(centred, tf.rsqrt(tf.add(variance, eps))), n.gamma), n.beta) as Tensor2D;
+}
+
+function activation(tf: Tf, x: Tensor2D, kind: EncoderConfig['hiddenAct']): Tensor2D {
+  switch (kind) {
+    case 'gelu': // x·Φ(x), exact (erf), as torch.nn.functional.gelu
+      return tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1)) as Tensor2D;
+    case 'gelu_new': // tanh approximation (transformers' NewGELUActivation)
+      return tf.mul(tf.mul(x, 0.5), tf.add(tf.tanh(tf.mul(tf.add(x, tf.mul(tf.pow(x, 3), 0.044715)), Math.sqrt(2 / Math.PI))), 1)) as Tensor2D;
+    case 'relu':
+      return tf.relu(x);
+    case 'tanh':
+      return tf.tanh(x);
+  }
+}
+
+/** Weights to tf tensors: Linear weights [out, in] → [in, out]; Q, K, V fused into [H, 3H]. */
+function upload(tf: Tf, c: EncoderConfig, w: EncoderWeights) {
+  const transposed = (l: LinearWeights): Float32Array => {
+    const t = new Float32Array(l.weight.length);
+    for (let o = 0; o < l.outputs; o++) for (let i = 0; i < l.inputs; i++) t[i * l.outputs + o] = l.weight[o * l.inputs + i];
+    return t;
+  };
+  const linear = (l: LinearWeights): Linear => ({ w: tf.tensor2d(transposed(l), [l.inputs, l.outputs]), b: tf.tensor1d(l.bias) });
+  const norm = (n: NormWeights): Norm => ({ gamma: tf.tensor1d(n.gamma), beta: tf.tensor1d(n.beta) });
+  const fusedQkv = (q: LinearWeights, k: LinearWeights, v: LinearWeights): Linear => {
+    const H = q.inputs;
+    const parts = [transposed(q), transposed(k), transposed(v)];
+    const wq = new Float32Array(H * 3 * H);
+    for (let i = 0; i < H; i++) for (let p = 0; p < 3; p++) wq.set(parts[p].subarray(i * H, (i + 1) * H), i * 3 * H + p * H);
+    const b = new Float32Array(3 * H);
+    b.set(q.bias, 0); b.set(k.bias, H); b.set(v.bias, 2 * H);
+    return { w: tf.tensor2d(wq, [H, 3 * H]), b: tf.tensor1d(b) };
+  };
+  return {
+    word: tf.tensor2d(w.wordEmbeddings, [c.vocabSize, c.embeddingSize]),
+    position: tf.tensor2d(w.positionEmbeddings, [c.maxPositions, c.embeddingSize]),
+    tokenType: w.tokenTypeEmbeddings ? tf.tensor2d(w.tokenTypeEmbeddings, [c.typeVocabSize, c.embeddingSize]) : null,
+    embeddingNorm: norm(w.embeddingNorm),
+    projection: w.embeddingProjection ? linear(w.embeddingProjection) : null,
+    layers: w.layers.map((l) => ({
+      qkv: fusedQkv(l.query, l.key, l.value), attentionOutput: linear(l.attentionOutput), attentionNorm: norm(l.attentionNorm),
+      intermediate: linear(l.intermediate), output: linear(l.output), outputNorm: norm(l.outputNorm),
+    })),
+    pooler: w.pooler ? linear(w.pooler) : null,
+    mlm: w.mlm ? { transform: linear(w.mlm.transform), norm: norm(w.mlm.norm), decoderWeight: w.mlm.decoderWeight, decoderBias: tf.tensor1d(w.mlm.decoderBias) } : null,
+  };
+}

@@ -1,0 +1,301 @@
+/**
+ * Weights of a Hugging Face checkpoint folder, read from `model.safetensors` or the shards named
+ * in `model.safetensors.index.json`, and mapped from each architecture's tensor names onto one
+ * layout the encoder uses. F32, F16, BF16 and F64 tensors are all widened to float32.
+ *
+ * Pickle checkpoints (`pytorch_model.bin`) are refused, never unpickled: unpickling runs code.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { UserError } from '../errors.js';
+import { openSafetensors, type SafetensorsFile } from '../io/safetensors.js';
+import type { EncoderConfig, Family } from './config.js';
+
+/** A torch Linear: weight stored [out, in] as in the checkpoint. */
+export interface LinearWeights { weight: Float32Array; bias: Float32Array; inputs: number; outputs: number }
+export interface NormWeights { gamma: Float32Array; beta: Float32Array }
+
+export interface LayerWeights {
+  query: LinearWeights; key: LinearWeights; value: LinearWeights; attentionOutput: LinearWeights;
+  attentionNorm: NormWeights;
+  intermediate: LinearWeights; output: LinearWeights;
+  outputNorm: NormWeights;
+}
+
+export interface EncoderWeights {
+  /** [vocab, E] */
+  wordEmbeddings: Float32Array;
+  /** [maxPositions, E] */
+  positionEmbeddings: Float32Array;
+  /** [typeVocab, E], null without token types (DistilBERT). */
+  tokenTypeEmbeddings: Float32Array | null;
+  embeddingNorm: NormWeights;
+  /** ALBERT's E → H projection. */
+  embeddingProjection: LinearWeights | null;
+  /** The distinct layers: numLayers for BERT-like models, numHiddenGroups × innerGroupNum for ALBERT. */
+  layers: LayerWeights[];
+  pooler: LinearWeights | null;
+  /** The masked-LM head; its decoder is tied to the word embeddings unless stored. */
+  mlm: { transform: LinearWeights; norm: NormWeights; decoderWeight: Float32Array; decoderBias: Float32Array } | null;
+  /** The prefix the checkpoint's names carry ('bert.', '' …). */
+  prefix: string;
+  /** Tensors in the files that the encoder does not use (e.g. a classifier head). */
+  unused: string[];
+}
+
+const PICKLE_FILES = ['pytorch_model.bin', 'pytorch_model.bin.index.json'];
+
+/** One name → tensor view over a single file or a sharded checkpoint. */
+class TensorStore {
+  private constructor(readonly description: string, private readonly files: Map<string, SafetensorsFile>, private readonly where: Map<string, SafetensorsFile>) {}
+
+  static async open(dir: string): Promise<TensorStore> {
+    const single = path.join(dir, 'model.safetensors');
+    const index = path.join(dir, 'model.safetensors.index.json');
+    if (fs.existsSync(single)) {
+      const file = await openSafetensors(single);
+      return new TensorStore(single, new Map([[single, file]]), new Map(file.entries.map((e) => [e.name, file])));
+    }
+    if (fs.existsSync(index)) return TensorStore.openSharded(index, dir);
+    const pickle = PICKLE_FILES.find((f) => fs.existsSync(path.join(dir, f)));
+    if (pickle) {
+      throw new UserError(
+        `${path.join(dir, pickle)}: pickle checkpoints are not read (unpickling can run code); convert it once in Python with ` +
+          `AutoModel.from_pretrained('${dir}').save_pretrained('${dir}', safe_serialization=True)`,
+      );
+    }
+    throw new UserError(`${dir}: no model.safetensors or model.safetensors.index.json (a Hugging Face model folder needs config.json and model.safetensors)`);
+  }
+
+  private static async openSharded(index: string, dir: string): Promise<TensorStore> {
+    let map: unknown;
+    try {
+      map = (JSON.parse(fs.readFileSync(index, 'utf8')) as { weight_map?: unknown }).weight_map;
+    } catch (e) {
+      throw new UserError(`${index}: not valid JSON (${(e as Error).message})`);
+    }
+    if (map === null || typeof map !== 'object') throw new UserError(`${index}: no "weight_map" object`);
+    const files = new Map<string, SafetensorsFile>();
+    const where = new Map<string, SafetensorsFile>();
+    try {
+      for (const [name, shard] of Object.entries(map as Record<string, unknown>)) {
+        if (typeof shard !== 'string' || shard.includes('/') || shard.includes('\\')) throw new UserError(`${index}: weight_map entry for '${name}' is not a file name in the folder`);
+        const shardPath = path.join(dir, shard);
+        if (!files.has(shardPath)) {
+          if (!fs.existsSync(shardPath)) throw new UserError(`${index}: shard ${shard} (holding '${name}') is missing from ${dir}`);
+          files.set(shardPath, await openSafetensors(shardPath));
+        }
+        const file = files.get(shardPath)!;
+        if (!file.entries.some((e) => e.name === name)) throw new UserError(`${shardPath}: has no tensor '${name}' although ${path.basename(index)} says so`);
+        where.set(name, file);
+      }
+    } catch (e) {
+      await Promise.all([...files.values()].map((f) => f.close()));
+      throw e;
+    }
+    return new TensorStore(index, files, where);
+  }
+
+  has(name: string): boolean {
+    return this.where.has(name);
+  }
+
+  names(): string[] {
+    return [...this.where.keys()];
+  }
+
+  shape(name: string): number[] {
+    return this.where.get(name)!.entries.find((e) => e.name === name)!.shape;
+  }
+
+  async read(name: string, shape: readonly number[]): Promise<Float32Array> {
+    const file = this.where.get(name);
+    if (!file) throw new UserError(`${this.description}: missing tensor '${name}'`);
+    const actual = this.shape(name);
+    if (actual.length !== shape.length || actual.some((s, i) => s !== shape[i])) {
+      throw new UserError(`${file.path}: tensor '${name}' has shape [${actual.join(', ')}] but config.json implies [${shape.join(', ')}]`);
+    }
+    const { data } = await file.readTensor(name);
+    return data instanceof Float32Array ? data : Float32Array.from(data);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.files.values()].map((f) => f.close()));
+  }
+}
+
+/** Checkpoint names of one architecture, relative to its prefix (`bert.` …) unless marked absolute. */
+interface NameScheme {
+  prefixes: string[];
+  word: string; position: string; tokenType: string | null; embeddingNorm: string;
+  embeddingProjection: string | null;
+  layer: (group: number, inner: number) => {
+    query: string; key: string; value: string; attentionOutput: string; attentionNorm: string;
+    intermediate: string; output: string; outputNorm: string;
+  };
+  pooler: string | null;
+  /** Absolute names (no prefix) of the MLM head. */
+  mlm: { transform: string; norm: string; bias: string[]; decoder: string } | null;
+}
+
+const BERT_LAYER = (i: number) => ({
+  query: `encoder.layer.${i}.attention.self.query`, key: `encoder.layer.${i}.attention.self.key`, value: `encoder.layer.${i}.attention.self.value`,
+  attentionOutput: `encoder.layer.${i}.attention.output.dense`, attentionNorm: `encoder.layer.${i}.attention.output.LayerNorm`,
+  intermediate: `encoder.layer.${i}.intermediate.dense`, output: `encoder.layer.${i}.output.dense`, outputNorm: `encoder.layer.${i}.output.LayerNorm`,
+});
+
+const SCHEMES: Record<Family, NameScheme> = {
+  bert: {
+    prefixes: ['bert.', ''], word: 'embeddings.word_embeddings', position: 'embeddings.position_embeddings',
+    tokenType: 'embeddings.token_type_embeddings', embeddingNorm: 'embeddings.LayerNorm', embeddingProjection: null,
+    layer: (g) => BERT_LAYER(g), pooler: 'pooler.dense',
+    mlm: { transform: 'cls.predictions.transform.dense', norm: 'cls.predictions.transform.LayerNorm', bias: ['cls.predictions.bias', 'cls.predictions.decoder.bias'], decoder: 'cls.predictions.decoder.weight' },
+  },
+  roberta: {
+    prefixes: ['roberta.', ''], word: 'embeddings.word_embeddings', position: 'embeddings.position_embeddings',
+    tokenType: 'embeddings.token_type_embeddings', embeddingNorm: 'embeddings.LayerNorm', embeddingProjection: null,
+    layer: (g) => BERT_LAYER(g), pooler: 'pooler.dense',
+    mlm: { transform: 'lm_head.dense', norm: 'lm_head.layer_norm', bias: ['lm_head.bias', 'lm_head.decoder.bias'], decoder: 'lm_head.decoder.weight' },
+  },
+  distilbert: {
+    prefixes: ['distilbert.', ''], word: 'embeddings.word_embeddings', position: 'embeddings.position_embeddings',
+    tokenType: null, embeddingNorm: 'embeddings.LayerNorm', embeddingProjection: null,
+    layer: (i) => ({
+      query: `transformer.layer.${i}.attention.q_lin`, key: `transformer.layer.${i}.attention.k_lin`, value: `transformer.layer.${i}.attention.v_lin`,
+      attentionOutput: `transformer.layer.${i}.attention.out_lin`, attentionNorm: `transformer.layer.${i}.sa_layer_norm`,
+      intermediate: `transformer.layer.${i}.ffn.lin1`, output: `transformer.layer.${i}.ffn.lin2`, outputNorm: `transformer.layer.${i}.output_layer_norm`,
+    }),
+    pooler: null,
+    mlm: { transform: 'vocab_transform', norm: 'vocab_layer_norm', bias: ['vocab_projector.bias'], decoder: 'vocab_projector.weight' },
+  },
+  albert: {
+    prefixes: ['albert.', ''], word: 'embeddings.word_embeddings', position: 'embeddings.position_embeddings',
+    tokenType: 'embeddings.token_type_embeddings', embeddingNorm: 'embeddings.LayerNorm', embeddingProjection: 'encoder.embedding_hidden_mapping_in',
+    layer: (g, j) => {
+      const p = `encoder.albert_layer_groups.${g}.albert_layers.${j}`;
+      return {
+        query: `${p}.attention.query`, key: `${p}.attention.key`, value: `${p}.attention.value`, attentionOutput: `${p}.attention.dense`,
+        attentionNorm: `${p}.attention.LayerNorm`, intermediate: `${p}.ffn`, output: `${p}.ffn_output`, outputNorm: `${p}.full_layer_layer_norm`,
+      };
+    },
+    pooler: 'pooler',
+    mlm: { transform: 'predictions.dense', norm: 'predictions.LayerNorm', bias: ['predictions.bias', 'predictions.decoder.bias'], decoder: 'predictions.decoder.weight' },
+  },
+};
+
+/** Read and check every tensor the encoder needs; missing and misshapen tensors are named. */
+export async function loadWeights(dir: string, config: EncoderConfig): Promise<EncoderWeights> {
+  const store = await TensorStore.open(dir);
+  try {
+    return await mapWeights(store, config);
+  } finally {
+    await store.close();
+  }
+}
+
+async function mapWeights(store: TensorStore, c: EncoderConfig): Promise<EncoderWeights> {
+  const scheme = SCHEMES[c.family];
+  const prefix = scheme.prefixes.find((p) => store.has(`${p}${scheme.word}.weight`));
+  if (prefix === undefined) {
+    const looked = scheme.prefixes.map((p) => `'${p}${scheme.word}.weight'`).join(' or ');
+    throw new UserError(`${store.description}: missing the word embeddings (looked for ${looked}); is this a ${c.modelType} checkpoint?`);
+  }
+  const used = new Set<string>();
+  // Collect every missing name first, so one error lists them all.
+  const missing: string[] = [];
+  const name = (n: string, absolute = false): string => {
+    const full = absolute ? n : prefix + n;
+    if (!store.has(full)) missing.push(full);
+    used.add(full);
+    return full;
+  };
+  // Old TF-converted BERT checkpoints name LayerNorm parameters gamma/beta.
+  const normNames = (base: string, absolute = false): [string, string] => {
+    const full = absolute ? base : prefix + base;
+    return store.has(`${full}.gamma`) ? [name(`${full}.gamma`, true), name(`${full}.beta`, true)] : [name(`${full}.weight`, true), name(`${full}.bias`, true)];
+  };
+  const E = c.embeddingSize;
+  const H = c.hiddenSize;
+  const plan: { word: string; position: string; tokenType: string | null; norm: [string, string]; projection: [string, string] | null } = {
+    word: name(`${scheme.word}.weight`),
+    position: name(`${scheme.position}.weight`),
+    tokenType: scheme.tokenType && c.typeVocabSize > 0 ? name(`${scheme.tokenType}.weight`) : null,
+    norm: normNames(scheme.embeddingNorm),
+    projection: scheme.embeddingProjection ? [name(`${scheme.embeddingProjection}.weight`), name(`${scheme.embeddingProjection}.bias`)] : null,
+  };
+  const groups = c.family === 'albert' ? c.numHiddenGroups : c.numLayers;
+  const inner = c.family === 'albert' ? c.innerGroupNum : 1;
+  const layerPlans: ReturnType<NameScheme['layer']>[] = [];
+  for (let g = 0; g < groups; g++) for (let j = 0; j < inner; j++) layerPlans.push(scheme.layer(g, j));
+  for (const lp of layerPlans) {
+    for (const key of ['query', 'key', 'value', 'attentionOutput', 'intermediate', 'output'] as const) {
+      name(`${lp[key]}.weight`);
+      name(`${lp[key]}.bias`);
+    }
+    normNames(lp.attentionNorm);
+    normNames(lp.outputNorm);
+  }
+  if (missing.length > 0) {
+    const shown = missing.slice(0, 4).map((m) => `'${m}'`).join(', ');
+    throw new UserError(`${store.description}: missing ${missing.length} tensor(s) that config.json (${c.numLayers} layers, ${c.modelType}) needs: ${shown}${missing.length > 4 ? ', …' : ''}`);
+  }
+
+  const linear = async (base: string, inputs: number, outputs: number, absolute = false): Promise<LinearWeights> => {
+    const full = absolute ? base : prefix + base;
+    used.add(`${full}.weight`);
+    used.add(`${full}.bias`);
+    return { weight: await store.read(`${full}.weight`, [outputs, inputs]), bias: await store.read(`${full}.bias`, [outputs]), inputs, outputs };
+  };
+  const norm = async (base: string, size: number, absolute = false): Promise<NormWeights> => {
+    const [g, b] = absolute ? normNamesAbsolute(store, base, used) : normNames(base);
+    return { gamma: await store.read(g, [size]), beta: await store.read(b, [size]) };
+  };
+
+  const layers: LayerWeights[] = [];
+  for (const lp of layerPlans) {
+    layers.push({
+      query: await linear(lp.query, H, H), key: await linear(lp.key, H, H), value: await linear(lp.value, H, H),
+      attentionOutput: await linear(lp.attentionOutput, H, H), attentionNorm: await norm(lp.attentionNorm, H),
+      intermediate: await linear(lp.intermediate, H, c.intermediateSize), output: await linear(lp.output, c.intermediateSize, H),
+      outputNorm: await norm(lp.outputNorm, H),
+    });
+  }
+  const wordEmbeddings = await store.read(plan.word, [c.vocabSize, E]);
+  const weights: EncoderWeights = {
+    wordEmbeddings,
+    positionEmbeddings: await store.read(plan.position, [c.maxPositions, E]),
+    tokenTypeEmbeddings: plan.tokenType ? await store.read(plan.tokenType, [c.typeVocabSize, E]) : null,
+    embeddingNorm: await norm(scheme.embeddingNorm, E),
+    embeddingProjection: scheme.embeddingProjection ? await linear(scheme.embeddingProjection, E, H) : null,
+    layers,
+    pooler: scheme.pooler && store.has(`${prefix}${scheme.pooler}.weight`) ? await linear(scheme.pooler, H, H) : null,
+    mlm: null,
+    prefix,
+    unused: [],
+  };
+  const m = scheme.mlm;
+  if (m && store.has(`${m.transform}.weight`)) {
+    const bias = m.bias.find((b) => store.has(b));
+    if (bias) {
+      used.add(bias);
+      // transformers saves tied weights once: an absent decoder means "the word embeddings".
+      const decoderWeight = store.has(m.decoder) ? (used.add(m.decoder), await store.read(m.decoder, [c.vocabSize, E])) : wordEmbeddings;
+      weights.mlm = {
+        transform: await linear(m.transform, H, E, true),
+        norm: await norm(m.norm, E, true),
+        decoderWeight,
+        decoderBias: await store.read(bias, [c.vocabSize]),
+      };
+      for (const b of m.bias) if (store.has(b)) used.add(b);
+    }
+  }
+  weights.unused = store.names().filter((n) => !used.has(n) && !n.endsWith('position_ids'));
+  return weights;
+}
+
+function normNamesAbsolute(store: TensorStore, base: string, used: Set<string>): [string, string] {
+  const pair: [string, string] = store.has(`${base}.gamma`) ? [`${base}.gamma`, `${base}.beta`] : [`${base}.weight`, `${base}.bias`];
+  used.add(pair[0]);
+  used.add(pair[1]);
+  return pair;
+}
