@@ -8,6 +8,8 @@ import { hideBin } from 'yargs/helpers';
 import { UserError } from '../errors.js';
 import { requestBackend, BACKEND_CHOICES } from '../backend/tf.js';
 import { measureCommand } from './measure.js';
+import { extractCommand } from './extract.js';
+import { reportCommand } from './report.js';
 import { VERSION } from './common.js';
 
 const EXIT_USAGE = 2;
@@ -23,7 +25,9 @@ export async function main(argv: string[]): Promise<void> {
       .option('debug', { type: 'boolean', default: false, describe: 'print stack traces' })
       .middleware((a) => requestBackend(a.backend as string | undefined))
       .command(measureCommand)
-      .demandCommand(1, 'name a command: measure')
+      .command(extractCommand)
+      .command(reportCommand)
+      .demandCommand(1, 'name a command: measure, extract or report')
       .strict()
       .wrap(Math.min(110, process.stdout.columns || 110))
       .fail((message, error) => {

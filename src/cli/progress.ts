@@ -7,7 +7,7 @@ export interface Progress {
   done(): void;
 }
 
-export function createProgress(stream: NodeJS.WriteStream = process.stderr, quiet = false): Progress {
+export function createProgress(stream: NodeJS.WriteStream = process.stderr, quiet = false, unit = 'rows'): Progress {
   const start = Date.now();
   let lastDraw = 0, drawn = false;
   const tty = stream.isTTY === true;
@@ -21,7 +21,7 @@ export function createProgress(stream: NodeJS.WriteStream = process.stderr, quie
       const seconds = (now - start) / 1000;
       const rate = done / seconds;
       const eta = rate > 0 && total > done ? ` eta ${Math.ceil((total - done) / rate)}s` : '';
-      const counts = `${done.toLocaleString('en-US')}/${total.toLocaleString('en-US')} rows`;
+      const counts = `${done.toLocaleString('en-US')}/${total.toLocaleString('en-US')} ${unit}`;
       if (tty) {
         const width = 28, filled = Math.round(fraction * width);
         stream.write(`\r${label} [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${(fraction * 100).toFixed(0).padStart(3)}% ${counts}${eta}\x1b[K`);

@@ -128,6 +128,9 @@ export interface ArrowBatch {
   layer: ArrayLike<number>;
   /** rows × dim float32 values (a view into the batch). */
   vectors: Float32Array;
+  /** The `example` and `token_id` columns, when the file has them (files written by extract do). */
+  example: ArrayLike<number> | null;
+  tokenId: ArrayLike<number> | null;
 }
 
 export interface ArrowStates {
@@ -166,7 +169,7 @@ async function closeReader({ handle, reader }: Reader): Promise<void> {
 const isFloat32 = (t: DataType): boolean => DataType.isFloat(t) && t.precision === Precision.SINGLE;
 
 /** Column indices of `layer` and `vector`, checked against the format. */
-function checkSchema(schema: Schema, path: string): { layer: number; vector: number; dim: number } {
+function checkSchema(schema: Schema, path: string): { layer: number; vector: number; dim: number; example: number; tokenId: number } {
   const index = (name: string): number => {
     const i = schema.fields.findIndex((f) => f.name === name);
     if (i < 0) {
@@ -184,11 +187,23 @@ function checkSchema(schema: Schema, path: string): { layer: number; vector: num
   if (!DataType.isFixedSizeList(vectorType) || !isFloat32(vectorType.children[0].type) || vectorType.listSize <= 0) {
     throw new UserError(`${path}: column 'vector' has type ${vectorType}; it must be FixedSizeList<Float32>[d] (pyarrow: pa.list_(pa.float32(), d))`);
   }
-  return { layer, vector, dim: vectorType.listSize };
+  // Optional integer columns: -1 when absent (or not integers, then they are ignored).
+  const optional = (name: string): number => {
+    const i = schema.fields.findIndex((f) => f.name === name);
+    return i >= 0 && DataType.isInt(schema.fields[i].type) ? i : -1;
+  };
+  return { layer, vector, dim: vectorType.listSize, example: optional('example'), tokenId: optional('token_id') };
+}
+
+/** An integer column of a batch as numbers (64-bit columns converted). */
+function integerColumn(batch: RecordBatch, column: number, rows: number): ArrayLike<number> {
+  const data = batch.data.children[column];
+  const raw = (data.values as Int['TArray']).subarray(data.offset, data.offset + rows);
+  return raw instanceof BigInt64Array || raw instanceof BigUint64Array ? Float64Array.from(raw, Number) : raw;
 }
 
 /** Decode the columns we need from one batch; nulls are refused. */
-function extract(batch: RecordBatch, index: number, cols: { layer: number; vector: number; dim: number }, path: string): ArrowBatch {
+function extract(batch: RecordBatch, index: number, cols: ReturnType<typeof checkSchema>, path: string): ArrowBatch {
   const layerData = batch.data.children[cols.layer];
   const vectorData = batch.data.children[cols.vector];
   const valuesData = vectorData.children[0];
@@ -197,11 +212,12 @@ function extract(batch: RecordBatch, index: number, cols: { layer: number; vecto
   }
   const rows = batch.numRows;
   // Children of a (possibly sliced) FixedSizeList are sliced with it, so offsets add up as below.
-  const raw = (layerData.values as Int['TArray']).subarray(layerData.offset, layerData.offset + rows);
-  const layer = raw instanceof BigInt64Array || raw instanceof BigUint64Array ? Float64Array.from(raw, Number) : raw;
+  const layer = integerColumn(batch, cols.layer, rows);
   const start = valuesData.offset;
   const vectors = (valuesData.values as Float32Array).subarray(start, start + rows * cols.dim);
-  return { index, rows, layer, vectors };
+  const example = cols.example >= 0 && batch.data.children[cols.example].nullCount === 0 ? integerColumn(batch, cols.example, rows) : null;
+  const tokenId = cols.tokenId >= 0 && batch.data.children[cols.tokenId].nullCount === 0 ? integerColumn(batch, cols.tokenId, rows) : null;
+  return { index, rows, layer, vectors, example, tokenId };
 }
 
 /**

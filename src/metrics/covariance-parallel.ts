@@ -8,7 +8,8 @@
  * order of summation. At most two blocks per worker are in flight, so memory stays bounded when
  * the file is read faster than it is reduced.
  */
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { spawnModuleWorker } from '../backend/worker.js';
 import { availableParallelism } from 'node:os';
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,7 +36,7 @@ export class ParallelCovariance {
     // The worker is the sibling module, .ts under tsx (tests) and .js once compiled.
     const url = new URL(`./covariance-worker${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
     this.slots = Array.from({ length: workers }, () => {
-      const slot: WorkerSlot = { worker: new Worker(url), inFlight: 0, waiters: [] };
+      const slot: WorkerSlot = { worker: spawnModuleWorker(url), inFlight: 0, waiters: [] };
       slot.worker.on('message', (m: unknown) => {
         if (m === 'ack') {
           slot.inFlight--;

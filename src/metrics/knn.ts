@@ -41,7 +41,8 @@
  * computes.
  */
 import { availableParallelism } from 'node:os';
-import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { isMainThread, parentPort, workerData, type Worker } from 'node:worker_threads';
+import { spawnModuleWorker } from '../backend/worker.js';
 import type { FloatArray, Matrix } from '../backend/matrix.js';
 import { getTf, requestBackend, type Tf } from '../backend/tf.js';
 import { check, UserError } from '../errors.js';
@@ -568,10 +569,7 @@ function startWorkers(st: SharedState, threads: number, backend: string): Worker
 function spawnSelf(input: WorkerInput): Worker {
   const self = new URL(import.meta.url);
   if (!/\/knn\.(js|ts|mjs)$/.test(self.pathname)) throw new Error('knn: not running from its own module file');
-  if (!self.pathname.endsWith('.ts')) return new Worker(self, { workerData: input });
-  const tsx = import.meta.resolve('tsx/esm/api');
-  const code = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(self.href)}); });`;
-  return new Worker(code, { eval: true, workerData: input });
+  return spawnModuleWorker(self, { workerData: input });
 }
 
 async function workerMain(input: WorkerInput): Promise<void> {

@@ -60,7 +60,8 @@ export class Encoder {
     readonly config: EncoderConfig,
     readonly dir: string,
     private readonly w: {
-      word: Tensor2D; position: Tensor2D; tokenType: Tensor2D | null; embeddingNorm: Norm; projection: Linear | null;
+      /** Embedding tables stay in JS: a row lookup is cheaper here than tf.gather on wasm. */
+      word: Float32Array; position: Float32Array; tokenType: Float32Array | null; embeddingNorm: Norm; projection: Linear | null;
       layers: Layer[]; pooler: Linear | null;
       mlm: { transform: Linear; norm: Norm; decoderWeight: Float32Array; decoderBias: Tensor } | null;
     },
@@ -143,8 +144,7 @@ export class Encoder {
   }
 
   dispose(): void {
-    const all: Tensor[] = [this.w.word, this.w.position, this.w.embeddingNorm.gamma, this.w.embeddingNorm.beta];
-    if (this.w.tokenType) all.push(this.w.tokenType);
+    const all: Tensor[] = [this.w.embeddingNorm.gamma, this.w.embeddingNorm.beta];
     const lin = (l: Linear | null) => l && all.push(l.w, l.b);
     const nrm = (n: Norm) => all.push(n.gamma, n.beta);
     lin(this.w.projection);
@@ -165,15 +165,18 @@ export class Encoder {
   private embed(inputs: EncoderInputs): Tensor2D {
     const { tf, config: c } = this;
     const n = inputs.batch * inputs.seqLen;
-    let e = tf.add(
-      tf.gather(this.w.word, tf.tensor1d(inputs.inputIds, 'int32')),
-      tf.gather(this.w.position, tf.tensor1d(positionIds(inputs, c), 'int32')),
-    ) as Tensor2D;
-    if (this.w.tokenType) {
-      const types = inputs.tokenTypeIds ?? new Int32Array(n);
-      e = tf.add(e, tf.gather(this.w.tokenType, tf.tensor1d(types, 'int32')));
+    const E = c.embeddingSize;
+    const positions = positionIds(inputs, c);
+    const sum = new Float32Array(n * E);
+    const { word, position, tokenType } = this.w;
+    for (let i = 0; i < n; i++) {
+      const w = inputs.inputIds[i] * E, p = positions[i] * E, o = i * E;
+      const t = tokenType ? (inputs.tokenTypeIds ? inputs.tokenTypeIds[i] : 0) * E : -1;
+      // Same summation order as transformers: (word + token type) + position.
+      if (t >= 0) for (let k = 0; k < E; k++) sum[o + k] = word[w + k] + tokenType![t + k] + position[p + k];
+      else for (let k = 0; k < E; k++) sum[o + k] = word[w + k] + position[p + k];
     }
-    e = layerNorm(tf, e, this.w.embeddingNorm, c.layerNormEps);
+    const e = layerNorm(tf, tf.tensor2d(sum, [n, E]), this.w.embeddingNorm, c.layerNormEps);
     return this.w.projection ? dense(tf, e, this.w.projection) : e;
   }
 
@@ -278,9 +281,9 @@ function upload(tf: Tf, c: EncoderConfig, w: EncoderWeights) {
     return { w: tf.tensor2d(wq, [H, 3 * H]), b: tf.tensor1d(b) };
   };
   return {
-    word: tf.tensor2d(w.wordEmbeddings, [c.vocabSize, c.embeddingSize]),
-    position: tf.tensor2d(w.positionEmbeddings, [c.maxPositions, c.embeddingSize]),
-    tokenType: w.tokenTypeEmbeddings ? tf.tensor2d(w.tokenTypeEmbeddings, [c.typeVocabSize, c.embeddingSize]) : null,
+    word: w.wordEmbeddings,
+    position: w.positionEmbeddings,
+    tokenType: w.tokenTypeEmbeddings,
     embeddingNorm: norm(w.embeddingNorm),
     projection: w.embeddingProjection ? linear(w.embeddingProjection) : null,
     layers: w.layers.map((l) => ({

@@ -1,0 +1,72 @@
+/**
+ * Flags shared by the commands that run a model over text (`extract`, `report`): where the
+ * examples come from and how they are tokenized and selected.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Argv } from 'yargs';
+import { TASKS, readDataset, type Dataset, type TaskName } from '../io/datasets.js';
+import { TOKEN_SELECTIONS, type ExtractOptions, type TokenSelection } from '../models/extract.js';
+import { UserError, check } from '../errors.js';
+import { parseIntegerList, positiveInteger } from './common.js';
+
+export interface DataFlags {
+  data?: string;
+  task?: string;
+  split: string;
+  limit?: number;
+  textField: string;
+  textPairField?: string;
+  layers: string;
+  tokens: string;
+  specialTokens: boolean;
+  maxLength: number;
+  batchSize: number;
+  workers?: number;
+}
+
+export function withDataFlags<T>(y: Argv<T>): Argv<T> {
+  return y
+    .option('data', { type: 'string', describe: 'a GLUE task folder or .tsv, a .txt file (one example per line) or a .jsonl file' })
+    .option('task', { type: 'string', choices: TASKS as unknown as string[], describe: 'how to read --data (default: from the folder name or extension)' })
+    .option('split', { type: 'string', default: 'dev', describe: 'GLUE split: reads <split>.tsv in the task folder' })
+    .option('limit', { type: 'number', describe: 'use only the first N examples' })
+    .option('text-field', { type: 'string', default: 'text', describe: 'jsonl: the field with the text' })
+    .option('text-pair-field', { type: 'string', describe: 'jsonl: the field with the second text of a pair' })
+    .option('layers', { type: 'string', default: 'all', describe: "hidden states to keep: 'all' or comma-separated HF layer numbers (0 = embeddings)" })
+    .option('tokens', { type: 'string', default: 'all', choices: TOKEN_SELECTIONS as unknown as string[], describe: 'rows per example: every non-padding token, the [CLS] position, or the mean of the tokens' })
+    .option('special-tokens', { type: 'boolean', default: false, describe: 'with --tokens all/mean: keep [CLS]/[SEP] (<s>/</s>) too' })
+    .option('max-length', { type: 'number', default: 128, describe: 'tokens per example after truncation (longest first), special tokens included' })
+    .option('batch-size', { type: 'number', default: 32, describe: 'examples per forward pass' })
+    .option('workers', { type: 'number', describe: 'worker threads for the model, each with its own copy of the weights (default: one per core, at most 4, when there are more than 4 batches)' });
+}
+
+export function readDataFlags(argv: DataFlags): Dataset {
+  if (argv.data === undefined) throw new UserError('--data is required: a GLUE task folder, a .txt or a .jsonl file');
+  const limit = argv.limit === undefined ? undefined : positiveInteger(argv.limit, '--limit');
+  return readDataset(argv.data, {
+    task: argv.task as TaskName | undefined, split: argv.split, textField: argv.textField, textPairField: argv.textPairField, limit,
+  });
+}
+
+export function extractOptionsFromFlags(argv: DataFlags): Omit<ExtractOptions, 'onProgress'> {
+  return {
+    layers: argv.layers === 'all' ? undefined : parseIntegerList(argv.layers, '--layers'),
+    tokens: argv.tokens as TokenSelection,
+    specialTokens: argv.specialTokens,
+    maxLength: positiveInteger(argv.maxLength, '--max-length'),
+    batchSize: positiveInteger(argv.batchSize, '--batch-size'),
+    workers: argv.workers === undefined ? 'auto' : positiveInteger(argv.workers, '--workers'),
+  };
+}
+
+/** The folder an output goes into must exist (we create files, not parent folders, for single outputs). */
+export function checkOutputFolder(file: string, flag: string): void {
+  const dir = path.dirname(path.resolve(file));
+  check(fs.existsSync(dir) && fs.statSync(dir).isDirectory(), `${flag} ${file}: the folder ${dir} does not exist`);
+}
+
+/** Arrow metadata describing the data. */
+export function dataMetadata(dataset: Dataset): Record<string, string> {
+  return { 'repgeom.data': dataset.path, 'repgeom.task': dataset.task, 'repgeom.split': dataset.split ?? '' };
+}
