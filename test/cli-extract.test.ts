@@ -1,0 +1,183 @@
+/**
+ * `repgeom extract` and `repgeom report` end to end with tiny-bert-mlm on GLUE data from
+ * ../shared: the Arrow rows are the encoder's hidden states at the positions the DESIGN contract
+ * names, the report's numbers are exactly `repgeom measure`'s on the same file, and every bad
+ * input is one line with exit status 2 and no output file.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { tableFromIPC } from 'apache-arrow';
+import { Encoder } from '../src/models/encoder.js';
+import { loadTokenizer } from '../src/models/tokenizer.js';
+import { readDataset } from '../src/io/datasets.js';
+import { repgeom } from './helpers/cli.js';
+import { SHARED } from './helpers/fixtures.js';
+
+const TINY = path.resolve(SHARED, 'models', 'tiny-bert-mlm');
+const SST2 = path.resolve(SHARED, 'data', 'glue', 'SST-2');
+const MRPC = path.resolve(SHARED, 'data', 'glue', 'MRPC');
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'repgeom-extract-'));
+const out = (name: string) => path.join(tmp, name);
+
+interface Rows { layer: number[]; example: number[]; position: number[]; tokenId: number[]; vectors: Float32Array[]; metadata: Map<string, string> }
+
+function readRows(file: string): Rows {
+  const table = tableFromIPC(fs.readFileSync(file));
+  const col = (name: string) => [...table.getChild(name)!.toArray()].map(Number);
+  const vectors = [...table.getChild('vector')!].map((v) => Float32Array.from(v!.toArray() as Float32Array));
+  return { layer: col('layer'), example: col('example'), position: col('position'), tokenId: col('token_id'), vectors, metadata: table.schema.metadata };
+}
+
+function ok(args: string[]) {
+  const r = repgeom(args);
+  assert.equal(r.status, 0, r.stderr);
+  return r;
+}
+
+/** A user error: exit 2, one line on stderr starting with "repgeom:", no stack trace. */
+function userError(args: string[], pattern: RegExp): void {
+  const r = repgeom(args);
+  assert.equal(r.status, 2, `exit status (stderr: ${r.stderr})`);
+  const lines = r.stderr.trim().split('\n').filter((l) => !l.startsWith('repgeom: warning'));
+  assert.equal(lines.length, 1, r.stderr);
+  assert.match(lines[0], /^repgeom: /);
+  assert.match(lines[0], pattern);
+}
+
+test('extract --tokens all: every non-special token of every layer, equal to the encoder\'s hidden states', async () => {
+  ok(['extract', '--model', TINY, '--data', MRPC, '--limit', '20', '--batch-size', '8', '--out', out('mrpc.arrow'), '--quiet']);
+  const rows = readRows(out('mrpc.arrow'));
+  assert.equal(rows.metadata.get('repgeom.tokens'), 'all');
+  assert.equal(rows.metadata.get('repgeom.model_type'), 'bert');
+  // Recompute directly: the same tokenizer and model, one batch of the 20 pairs.
+  const dataset = readDataset(MRPC, { limit: 20 });
+  const tokenizer = loadTokenizer(TINY, { modelType: 'bert', modelVocabSize: 30522 });
+  const enc = tokenizer.encodeBatch(dataset.examples, { maxLength: 128 });
+  const encoder = await Encoder.load(TINY);
+  const states = encoder.forward({ batch: enc.batch, seqLen: enc.seqLen, inputIds: enc.inputIds, attentionMask: enc.attentionMask, tokenTypeIds: enc.tokenTypeIds }).hiddenStates;
+  encoder.dispose();
+  const expected: string[] = [];
+  for (let layer = 0; layer <= 2; layer++) {
+    for (let b = 0; b < enc.batch; b++) {
+      for (let t = 0; t < enc.seqLen; t++) {
+        const i = b * enc.seqLen + t;
+        if (enc.attentionMask[i] && !enc.specialTokensMask[i]) expected.push(`${layer}/${b}/${t}/${enc.inputIds[i]}`);
+      }
+    }
+  }
+  const got = rows.layer.map((l, r) => `${l}/${rows.example[r]}/${rows.position[r]}/${rows.tokenId[r]}`);
+  assert.deepEqual([...got].sort(), [...expected].sort(), 'the same (layer, example, position, token) rows');
+  assert.equal(new Set(got).size, got.length);
+  assert.ok(!rows.tokenId.includes(101) && !rows.tokenId.includes(102), 'no [CLS]/[SEP] without --special-tokens');
+  // Vectors: batches of 8 and one batch of 20 pad differently, so compare within float32 noise.
+  const H = 128;
+  let worst = 0;
+  rows.vectors.forEach((v, r) => {
+    const s = states.get(rows.layer[r])!;
+    const base = (rows.example[r] * enc.seqLen + rows.position[r]) * H;
+    for (let k = 0; k < H; k++) worst = Math.max(worst, Math.abs(v[k] - s[base + k]));
+  });
+  assert.ok(worst < 1e-5, `max abs difference ${worst}`);
+});
+
+test('extract --tokens cls / mean / --layers / --special-tokens select the documented rows', () => {
+  ok(['extract', '--model', TINY, '--data', SST2, '--limit', '10', '--tokens', 'all', '--special-tokens', '--layers', '0,2', '--out', out('all.arrow'), '--quiet']);
+  ok(['extract', '--model', TINY, '--data', SST2, '--limit', '10', '--tokens', 'cls', '--layers', '0,2', '--out', out('cls.arrow'), '--quiet']);
+  ok(['extract', '--model', TINY, '--data', SST2, '--limit', '10', '--tokens', 'mean', '--special-tokens', '--layers', '0,2', '--out', out('mean.arrow'), '--quiet']);
+  const all = readRows(out('all.arrow'));
+  const cls = readRows(out('cls.arrow'));
+  const mean = readRows(out('mean.arrow'));
+  assert.deepEqual([...new Set(all.layer)], [0, 2]);
+  assert.ok(all.tokenId.includes(101) && all.tokenId.includes(102), '[CLS] and [SEP] kept with --special-tokens');
+  assert.equal(cls.layer.length, 20);
+  assert.deepEqual(cls.position, new Array(20).fill(0));
+  assert.deepEqual(cls.tokenId, new Array(20).fill(101));
+  assert.deepEqual(mean.position, new Array(20).fill(-1));
+  for (let r = 0; r < 20; r++) {
+    const layer = cls.layer[r], example = cls.example[r];
+    const own = all.vectors.filter((_, i) => all.layer[i] === layer && all.example[i] === example);
+    const cl = own[all.position.filter((_, i) => all.layer[i] === layer && all.example[i] === example).indexOf(0)];
+    assert.deepEqual(cls.vectors[r], cl, 'cls row = the position-0 row');
+    for (let k = 0; k < 128; k++) {
+      const m = own.reduce((s, v) => s + v[k], 0) / own.length;
+      assert.ok(Math.abs(mean.vectors[r][k] - m) < 1e-5, 'mean row = mean of the token rows');
+    }
+  }
+});
+
+test('report: the numbers equal `repgeom measure` on the extracted Arrow file; --states gives the same report', () => {
+  const dir = out('report');
+  const r = ok(['report', '--model', TINY, '--data', SST2, '--split', 'dev', '--limit', '120', '--out', dir, '--quiet']);
+  assert.match(r.stdout, /IsoScore/);
+  for (const f of ['report.json', 'layers.csv', 'index.html', 'states/tiny-bert-mlm.arrow']) assert.ok(fs.existsSync(path.join(dir, f)), f);
+  const report = JSON.parse(fs.readFileSync(path.join(dir, 'report.json'), 'utf8'));
+  const measured = JSON.parse(ok(['measure', path.join(dir, 'states', 'tiny-bert-mlm.arrow'), '--twonn-subsets', '20', '--quiet']).stdout);
+  assert.deepEqual(report.measures['tiny-bert-mlm'], measured.layers);
+  assert.equal(report.rows.length, 3);
+  for (const row of report.rows) {
+    const m = measured.layers[row.layer];
+    assert.equal(row.isoscore, m.isoscore);
+    assert.equal(row.twoNN, m.twoNN.id);
+    assert.equal(row.twoNNStd, m.twoNN.subsets.std);
+    assert.equal(row.pcaId90, m.pcaId.ratio90);
+    assert.ok(row.selfSimilarity > 0 && row.selfSimilarity <= 1);
+  }
+  assert.equal(report.data.task, 'sst2');
+  assert.equal(report.data.examples, 120);
+  const fromStates = out('report-states');
+  ok(['report', '--states', path.join(dir, 'states', 'tiny-bert-mlm.arrow'), '--out', fromStates, '--quiet']);
+  const again = JSON.parse(fs.readFileSync(path.join(fromStates, 'report.json'), 'utf8'));
+  assert.deepEqual(again.rows, report.rows);
+  assert.equal(again.data.task, 'sst2');
+});
+
+test('report --model a,b: one row per layer per checkpoint, in the order given', () => {
+  const dir = out('trajectory');
+  ok(['report', '--model', `${TINY}/checkpoint-250,${TINY}`, '--data', SST2, '--limit', '40', '--metrics', 'isoscore,cosine', '--out', dir, '--quiet']);
+  const report = JSON.parse(fs.readFileSync(path.join(dir, 'report.json'), 'utf8'));
+  assert.deepEqual(report.checkpoints.map((c: { name: string }) => c.name), ['checkpoint-250', 'tiny-bert-mlm']);
+  assert.deepEqual(report.rows.map((r: { checkpoint: string; layer: number }) => `${r.checkpoint}:${r.layer}`),
+    ['checkpoint-250:0', 'checkpoint-250:1', 'checkpoint-250:2', 'tiny-bert-mlm:0', 'tiny-bert-mlm:1', 'tiny-bert-mlm:2']);
+  assert.notEqual(report.rows[2].isoscore, report.rows[5].isoscore, 'different checkpoints, different geometry');
+  assert.equal(report.rows[0].twoNN, null, 'metrics not asked for are null');
+});
+
+test('bad input: one line, exit status 2, no output file', () => {
+  const noConfig = out('no-config');
+  fs.mkdirSync(noConfig);
+  const arrow = out('bad.arrow');
+  const base = ['extract', '--data', SST2, '--out', arrow, '--quiet'];
+  userError([...base, '--model', noConfig], /no config\.json/);
+  const noWeights = out('no-weights');
+  fs.mkdirSync(noWeights);
+  for (const f of ['config.json', 'vocab.txt', 'tokenizer_config.json']) fs.copyFileSync(path.join(TINY, f), path.join(noWeights, f));
+  userError([...base, '--model', noWeights], /no model\.safetensors/);
+  const unknown = out('unknown');
+  fs.mkdirSync(unknown);
+  fs.writeFileSync(path.join(unknown, 'config.json'), JSON.stringify({ model_type: 't5' }));
+  userError([...base, '--model', unknown], /model_type 't5' is not supported/);
+  const smallVocab = out('small-vocab');
+  fs.mkdirSync(smallVocab);
+  const config = JSON.parse(fs.readFileSync(path.join(TINY, 'config.json'), 'utf8'));
+  fs.writeFileSync(path.join(smallVocab, 'config.json'), JSON.stringify({ ...config, vocab_size: 1000 }));
+  fs.copyFileSync(path.join(TINY, 'tokenizer.json'), path.join(smallVocab, 'tokenizer.json'));
+  userError([...base, '--model', smallVocab], /30522 tokens but the model's vocab_size is 1000/);
+  userError([...base, '--model', TINY, '--max-length', '600'], /--max-length 600 is larger than the model's 512 positions/);
+  const empty = out('empty.txt');
+  fs.writeFileSync(empty, '');
+  userError(['extract', '--model', TINY, '--data', empty, '--out', arrow, '--quiet'], /no examples/);
+  const jsonl = out('data.jsonl');
+  fs.writeFileSync(jsonl, '{"sentence": "a b c"}\n');
+  userError(['extract', '--model', TINY, '--data', jsonl, '--text-field', 'text', '--out', arrow, '--quiet'], /'text'.*sentence/);
+  userError(['extract', '--model', TINY, '--data', SST2, '--layers', '5', '--out', arrow, '--quiet'], /layer 5 does not exist; the model has hidden states 0\.\.2/);
+  userError(['extract', '--model', TINY, '--data', SST2, '--out', path.join(tmp, 'nowhere', 'x.arrow'), '--quiet'], /does not exist/);
+  userError(['report', '--data', SST2, '--out', out('r')], /either --model \(with --data\) or --states/);
+  // A failure in the middle of a run (an example with no tokens to average) leaves no file behind.
+  const blank = out('blank.jsonl');
+  fs.writeFileSync(blank, ['{"text": "fine"}', '{"text": ""}'].join('\n'));
+  userError(['extract', '--model', TINY, '--data', blank, '--tokens', 'mean', '--out', arrow, '--quiet'], /no tokens left to average/);
+  assert.deepEqual(fs.readdirSync(tmp).filter((f) => f.startsWith('bad.arrow')), [], 'no output or temporary file');
+});
