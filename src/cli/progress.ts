@@ -8,13 +8,18 @@ export interface Progress {
 }
 
 export function createProgress(stream: NodeJS.WriteStream = process.stderr, quiet = false, unit = 'rows'): Progress {
-  const start = Date.now();
-  let lastDraw = 0, drawn = false;
+  let start = Date.now();
+  let lastDraw = 0, drawn = false, lastLabel = '';
   const tty = stream.isTTY === true;
   return {
     update(label, done, total) {
       if (quiet) return;
       const now = Date.now();
+      // A new phase (extract, then each metric pass) gets its own clock, so rates and ETAs are its own.
+      if (label !== lastLabel) {
+        lastLabel = label;
+        start = now;
+      }
       if (now - start < 1000 || now - lastDraw < (tty ? 100 : 5000)) return;
       lastDraw = now;
       const fraction = total > 0 ? Math.min(1, done / total) : 0;

@@ -27,7 +27,7 @@ export const LAYER_AXIS_TITLE = 'layer (0 = embeddings)';
 /** Font stack of the page, used for the chart text too so charts and page match. */
 export const FONT_STACK = 'system-ui, -apple-system, Segoe UI, Roboto, Helvetica, Arial, sans-serif';
 
-const WIDTH = 600;
+const WIDTH = 720;
 const HEIGHT = 250;
 /** The spectrum shows at most this many components per layer (log-spaced beyond it). */
 const MAX_SPECTRUM_POINTS = 1200;
@@ -371,7 +371,7 @@ function spectrumChart(report: Report, names: string[]): TopLevelSpec {
     columns,
     facet: { field: 'checkpoint', type: 'nominal', title: null, sort: panels, header: { labelLimit: 300 } },
     spec: {
-      width: columns === 1 ? WIDTH : columns === 2 ? 380 : 260,
+      width: columns === 1 ? WIDTH : columns === 2 ? 400 : 280,
       height: HEIGHT,
       mark: { type: 'line', strokeWidth: 1.3, clip: true, aria: false },
       encoding: {
@@ -471,7 +471,7 @@ function similarityChart(report: Report, names: string[]): TopLevelSpec {
     data: values(data),
     facet: { column: { field: 'measure', type: 'nominal', title: null, sort: measures } },
     spec: {
-      width: measures.length > 1 ? 290 : WIDTH,
+      width: measures.length > 1 ? 340 : WIDTH,
       height: HEIGHT,
       mark: { type: 'line', point: { filled: true, size: 36 }, strokeWidth: 2 },
       encoding: {

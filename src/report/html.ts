@@ -61,7 +61,7 @@ ${layersTable(report)}
 <section id="charts">
 <h2>Charts</h2>
 ${figures.join('\n')}
-${skipped.length === 0 ? '' : `<div class="skipped"><h3>Not computed</h3>\n<ul>\n${skipped.map((s) => `<li><strong>${escapeHtml(s.title)}</strong>: ${escapeHtml(s.reason)}</li>`).join('\n')}\n</ul></div>`}
+${skipped.length === 0 ? '' : `<div class="skipped"><h3>Not computed</h3>\n<ul>\n${skipped.map((s) => `<li><strong>${escapeHtml(s.title)}</strong>: ${escapeHtml(s.reason)}${s.id === 'self-similarity' && report.notes.length > 0 ? ' See the notes below.' : ''}</li>`).join('\n')}\n</ul></div>`}
 </section>
 ${notesSection(report)}
 </main>

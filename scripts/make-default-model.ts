@@ -1,0 +1,115 @@
+/**
+ * Builds the embedded default of `npm start` in data/default/, offline and byte for byte:
+ *
+ * - `text.txt`: 600 English sentences generated from a small seeded grammar written for this
+ *   project (MIT, like the rest of it). Words recur across many sentences, so self-similarity
+ *   (same word, different contexts) has enough occurrences to measure.
+ * - `bert-random-init/`: a Hugging Face BERT folder (config.json, model.safetensors, vocab.txt,
+ *   tokenizer_config.json, special_tokens_map.json) with seeded initial weights, initialised as
+ *   transformers' `BertPreTrainedModel._init_weights` does: Linear and Embedding weights
+ *   N(0, 0.02²), biases 0, LayerNorm γ = 1 and β = 0, the padding row of the word embeddings 0.
+ *   Its WordPiece vocabulary holds the special tokens, every character of the text (bare and
+ *   `##`-continued) and every word of the text, so nothing maps to [UNK].
+ *
+ * The model is untrained: the report shows the geometry of a randomly initialised BERT. The
+ * training issue replaces it with one the project pretrains.
+ *
+ *     node --import tsx scripts/make-default-model.ts
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { writeSafetensors, type TensorToWrite } from '../src/io/safetensors.js';
+import { Rng } from '../src/metrics/sample.js';
+
+const OUT = resolve(import.meta.dirname, '..', 'data', 'default');
+const SENTENCES = 600;
+const CONFIG = {
+  architectures: ['BertForMaskedLM'], model_type: 'bert', hidden_size: 64, num_hidden_layers: 4, num_attention_heads: 4,
+  intermediate_size: 256, hidden_act: 'gelu', hidden_dropout_prob: 0.1, attention_probs_dropout_prob: 0.1,
+  max_position_embeddings: 128, type_vocab_size: 2, initializer_range: 0.02, layer_norm_eps: 1e-12, pad_token_id: 0,
+  position_embedding_type: 'absolute', torch_dtype: 'float32',
+};
+
+const uniform = new Rng(20261124);
+const normal = () => Math.sqrt(-2 * Math.log(1 - uniform.nextFloat())) * Math.cos(2 * Math.PI * uniform.nextFloat());
+const pick = <T>(items: readonly T[]): T => items[uniform.nextInt(items.length)];
+
+// ---- the text --------------------------------------------------------------------------------
+const W = {
+  person: ['the farmer', 'a young teacher', 'my neighbour', 'the old sailor', 'a quiet student', 'the baker', 'her brother', 'the doctor', 'a tired driver', 'the children', 'our guide', 'the painter'],
+  thing: ['the river', 'a small boat', 'the garden', 'an old map', 'the bridge', 'a warm bread', 'the morning train', 'a red kite', 'the library', 'the market', 'a long letter', 'the mountain road'],
+  place: ['in the village', 'near the harbour', 'under the bridge', 'at the market', 'by the river', 'on the hill', 'in the kitchen', 'across the field', 'behind the school', 'along the coast'],
+  time: ['every morning', 'last winter', 'before dawn', 'after the storm', 'on sunday', 'at night', 'in the spring', 'during the festival', 'this afternoon', 'once a year'],
+  verbPast: ['found', 'painted', 'carried', 'watched', 'repaired', 'described', 'remembered', 'followed', 'opened', 'crossed', 'cleaned', 'sold'],
+  verbIntr: ['laughed', 'waited', 'slept', 'sang', 'worked', 'walked', 'listened', 'rested', 'smiled', 'travelled'],
+  adjective: ['bright', 'heavy', 'quiet', 'cold', 'green', 'broken', 'strange', 'gentle', 'narrow', 'golden', 'busy', 'empty'],
+  adverb: ['slowly', 'carefully', 'happily', 'silently', 'quickly', 'again'],
+  because: ['because it was late', 'because the wind was strong', 'because nobody else could', 'because the road was closed', 'because it felt right'],
+};
+const capitalise = (s: string) => s[0].toUpperCase() + s.slice(1);
+const TEMPLATES: (() => string)[] = [
+  () => `${pick(W.person)} ${pick(W.verbPast)} ${pick(W.thing)} ${pick(W.place)} .`,
+  () => `${pick(W.time)} , ${pick(W.person)} ${pick(W.verbIntr)} ${pick(W.adverb)} ${pick(W.place)} .`,
+  () => `${pick(W.thing)} was ${pick(W.adjective)} and ${pick(W.adjective)} ${pick(W.time)} .`,
+  () => `${pick(W.person)} ${pick(W.verbPast)} ${pick(W.thing)} ${pick(W.because)} .`,
+  () => `did ${pick(W.person)} really see ${pick(W.thing)} ${pick(W.place)} ?`,
+  () => `${pick(W.person)} said that ${pick(W.thing)} looked ${pick(W.adjective)} ${pick(W.time)} .`,
+  () => `when ${pick(W.person)} ${pick(W.verbIntr)} , ${pick(W.person)} ${pick(W.verbPast)} ${pick(W.thing)} .`,
+  () => `${pick(W.thing)} ${pick(W.place)} is ${pick(W.adjective)} , but ${pick(W.thing)} is ${pick(W.adjective)} .`,
+];
+const text = Array.from({ length: SENTENCES }, () => capitalise(pick(TEMPLATES)()));
+
+// ---- the vocabulary -------------------------------------------------------------------------
+const SPECIALS = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'];
+const lower = text.map((s) => s.toLowerCase());
+const chars = [...new Set(lower.join('').replace(/\s/g, ''))].sort();
+const words = [...new Set(lower.flatMap((s) => s.split(/\s+/)))].filter((w) => w.length > 1).sort();
+const vocab = [...SPECIALS, ...chars, ...chars.map((c) => `##${c}`), ...words];
+
+// ---- the weights ----------------------------------------------------------------------------
+const H = CONFIG.hidden_size, I = CONFIG.intermediate_size, V = vocab.length;
+const tensors: TensorToWrite[] = [];
+const add = (name: string, shape: number[], fill: 'normal' | 'zeros' | 'ones') => {
+  const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
+  if (fill === 'normal') for (let i = 0; i < data.length; i++) data[i] = CONFIG.initializer_range * normal();
+  if (fill === 'ones') data.fill(1);
+  tensors.push({ name, dtype: 'F32', shape, data });
+  return data;
+};
+const linear = (name: string, inputs: number, outputs: number) => {
+  add(`${name}.weight`, [outputs, inputs], 'normal');
+  add(`${name}.bias`, [outputs], 'zeros');
+};
+const norm = (name: string, size: number) => {
+  add(`${name}.weight`, [size], 'ones');
+  add(`${name}.bias`, [size], 'zeros');
+};
+const word = add('bert.embeddings.word_embeddings.weight', [V, H], 'normal');
+word.fill(0, CONFIG.pad_token_id * H, (CONFIG.pad_token_id + 1) * H);
+add('bert.embeddings.position_embeddings.weight', [CONFIG.max_position_embeddings, H], 'normal');
+add('bert.embeddings.token_type_embeddings.weight', [CONFIG.type_vocab_size, H], 'normal');
+norm('bert.embeddings.LayerNorm', H);
+for (let l = 0; l < CONFIG.num_hidden_layers; l++) {
+  const p = `bert.encoder.layer.${l}`;
+  for (const m of ['query', 'key', 'value']) linear(`${p}.attention.self.${m}`, H, H);
+  linear(`${p}.attention.output.dense`, H, H);
+  norm(`${p}.attention.output.LayerNorm`, H);
+  linear(`${p}.intermediate.dense`, H, I);
+  linear(`${p}.output.dense`, I, H);
+  norm(`${p}.output.LayerNorm`, H);
+}
+linear('bert.pooler.dense', H, H);
+linear('cls.predictions.transform.dense', H, H);
+norm('cls.predictions.transform.LayerNorm', H);
+add('cls.predictions.bias', [V], 'zeros');
+
+// ---- write ------------------------------------------------------------------------------------
+const model = resolve(OUT, 'bert-random-init');
+mkdirSync(model, { recursive: true });
+writeFileSync(resolve(OUT, 'text.txt'), `${text.join('\n')}\n`);
+writeFileSync(resolve(model, 'config.json'), `${JSON.stringify({ ...CONFIG, vocab_size: V }, null, 2)}\n`);
+writeFileSync(resolve(model, 'vocab.txt'), `${vocab.join('\n')}\n`);
+writeFileSync(resolve(model, 'tokenizer_config.json'), `${JSON.stringify({ do_lower_case: true, model_max_length: CONFIG.max_position_embeddings, tokenizer_class: 'BertTokenizer' }, null, 2)}\n`);
+writeFileSync(resolve(model, 'special_tokens_map.json'), `${JSON.stringify({ cls_token: '[CLS]', mask_token: '[MASK]', pad_token: '[PAD]', sep_token: '[SEP]', unk_token: '[UNK]' }, null, 2)}\n`);
+writeSafetensors(resolve(model, 'model.safetensors'), tensors, { format: 'pt' });
+console.log(`wrote ${OUT}: ${SENTENCES} sentences, vocabulary ${V}, ${tensors.reduce((s, t) => s + t.data.length, 0)} parameters`);
