@@ -5,7 +5,7 @@
  * 1,000,000 × 768 Arrow run (time and peak memory), and the eigen-solver.
  *
  *     npm run bench                       everything
- *     npm run bench -- compute process    only some sections (compute, process, stream, eigen)
+ *     npm run bench -- compute process    only some sections (compute, process, stream, eigen, extract)
  *     BENCH_STREAM_ROWS=200000 npm run bench -- stream
  *
  * Compute times are the best of 3 runs after a warm-up, in this process. Whole-process times are
@@ -36,7 +36,7 @@ const OUT = resolve(ROOT, 'bench', 'out');
 const CLI = resolve(ROOT, 'dist', 'cli', 'main.js');
 const PYTHON = '/usr/bin/python3';
 const N = 10_000, D = 768;
-const sections = new Set(process.argv.slice(2).length ? process.argv.slice(2) : ['compute', 'process', 'stream', 'eigen']);
+const sections = new Set(process.argv.slice(2).length ? process.argv.slice(2) : ['compute', 'process', 'stream', 'eigen', 'extract']);
 const results: Record<string, unknown>[] = [];
 
 function record(row: Record<string, unknown>): void {
@@ -161,6 +161,12 @@ async function main(): Promise<void> {
     console.log('## symmetric eigen-solver (bench/eigen.ts)');
     const p = spawnSync(process.execPath, ['--import', 'tsx', resolve(ROOT, 'bench', 'eigen.ts')], { encoding: 'utf8' });
     for (const line of p.stdout.split('\n')) if (line.startsWith('{')) record({ section: 'eigen', ...JSON.parse(line) });
+  }
+  if (sections.has('extract')) {
+    console.log('## extraction throughput vs PyTorch (bench/extract.ts)');
+    const p = spawnSync(process.execPath, ['--import', 'tsx', resolve(ROOT, 'bench', 'extract.ts')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+    if (p.status !== 0) throw new Error('bench/extract.ts failed');
+    for (const line of p.stdout.split('\n')) if (line.startsWith('{')) record(JSON.parse(line));
   }
   writeFileSync(resolve(OUT, 'results.json'), JSON.stringify({ date: new Date().toISOString(), cpu: os.cpus()[0].model, cores: os.cpus().length, backend, results }, null, 2));
 }

@@ -50,14 +50,15 @@ export const reportCommand: CommandModule<object, ReportArgs> = {
       const models = splitList(argv.model, '--model');
       const names = checkpointNames(models);
       fs.mkdirSync(path.join(out, 'states'), { recursive: true });
+      const extractProgress = createProgress(process.stderr, argv.quiet, 'examples');
       checkpoints = [];
       for (const [i, model] of models.entries()) {
         const states = path.join(out, 'states', `${names[i]}.arrow`);
         const summary = await extractToFile({
           modelDir: model, examples: dataset.examples, out: states, version: VERSION, metadata: dataMetadata(dataset),
-          options: { ...extract, onProgress: (done, total) => progress.update(`extract ${names[i]}`, done, total) },
+          options: { ...extract, onProgress: (done, total) => extractProgress.update(`extract ${names[i]}`, done, total) },
         });
-        progress.done();
+        extractProgress.done();
         checkpoints.push({ name: names[i], modelPath: model, modelType: summary.modelType, states });
       }
       data = { path: dataset.path, task: dataset.task, split: dataset.split, examples: dataset.examples.length, tokens: extract.tokens, maxLength: extract.maxLength };

@@ -107,7 +107,12 @@ export class Encoder {
       for (let i = 0; i < last; i++) {
         // ALBERT: layer i runs the inner layers of group ⌊i / (L / groups)⌋; BERT: layer i.
         const first = Math.floor(i / perGroup) * c.innerGroupNum;
-        for (let j = 0; j < c.innerGroupNum; j++) h = this.block(this.w.layers[first + j], h, maskBias, B, T);
+        // A tidy per block frees its intermediates at once (a whole BERT-base batch would not fit otherwise).
+        for (let j = 0; j < c.innerGroupNum; j++) {
+          const input = h;
+          h = tf.tidy(() => this.block(this.w.layers[first + j], input, maskBias, B, T));
+          if (!wanted.has(i) || j > 0) tf.dispose(input);
+        }
         if (wanted.has(i + 1)) states[String(i + 1)] = h;
       }
       if (options.pooler && this.w.pooler) {
@@ -135,7 +140,9 @@ export class Encoder {
     this.mlmDecoder ??= tf.tidy(() => tf.transpose(tf.tensor2d(mlm.decoderWeight, [c.vocabSize, c.embeddingSize])));
     const logits = tf.tidy(() => {
       const h = tf.tensor2d(hidden, [rows, c.hiddenSize]);
-      const t = layerNorm(tf, activation(tf, dense(tf, h, mlm.transform), c.hiddenAct), mlm.norm, c.layerNormEps);
+      // RoBERTa's LM head applies erf GELU whatever hidden_act says (transformers' RobertaLMHead).
+      const act = c.family === 'roberta' ? 'gelu' : c.hiddenAct;
+      const t = layerNorm(tf, activation(tf, dense(tf, h, mlm.transform), act), mlm.norm, c.layerNormEps);
       return tf.add(tf.matMul(t, this.mlmDecoder!), mlm.decoderBias);
     });
     const data = logits.dataSync() as Float32Array;

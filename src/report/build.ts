@@ -60,6 +60,10 @@ export async function buildReport(input: BuildReportInput): Promise<Report> {
       details.push({ checkpoint: cp.name, layer: l.layer, spectrum: l.spectrum ?? [], rogueDimensions: l.rogueDimensions ?? [] });
     }
   }
+  const o = input.measureOptions;
+  if (o.metrics.has('isoscore-star') && o.c0.kind === 'self' && o.batchRows === null) {
+    notes.push('With C0 = the layer\'s own covariance and the whole layer as the batch (--c0 self, no --batch-rows), Σ = C and IsoScore⋆ equals IsoScore; give --batch-rows or --c0-points for the shrinkage estimate of Rudman & Eickhoff (2024).');
+  }
   return {
     version: input.version, created: new Date().toISOString(), title: input.title, backend, data: input.data,
     options: input.options, checkpoints, rows, details, measures, notes: [...new Set(notes)],

@@ -1,0 +1,125 @@
+/**
+ * Extraction throughput (tokens/s): repgeom's tfjs encoder against the same BERT forward in
+ * Debian's PyTorch (bench/python/extract_torch.py: eval mode, no_grad, float32, every hidden state
+ * copied to numpy), on the same shapes, in the same run. Two models: tiny-bert-mlm from ../shared
+ * (2 layers, hidden 128) and a BERT-base-shaped model with random weights (12 layers, hidden 768),
+ * written once to bench/out/bert-base-random. Inputs: random token ids, full attention masks,
+ * sequence length 128, batch 32. repgeom runs in-process (one wasm thread) and with one worker
+ * thread per core (as `extract` does by default); PyTorch with 1 thread and with all cores.
+ *
+ *     node --import tsx bench/extract.ts          (or: npm run bench -- extract)
+ *     BENCH_EXTRACT_BATCHES=2 ...                  batches timed per configuration (default 8 tiny, 2 base)
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
+import { Encoder, type EncoderInputs } from '../src/models/encoder.js';
+import { EncoderPool } from '../src/models/encoder-pool.js';
+import { writeSafetensors, type TensorToWrite } from '../src/io/safetensors.js';
+import { Rng } from '../src/metrics/sample.js';
+
+const ROOT = resolve(import.meta.dirname, '..');
+const OUT = resolve(ROOT, 'bench', 'out');
+const PYTHON = '/usr/bin/python3';
+const SEQ = 128, BATCH = 32;
+const cores = availableParallelism();
+
+function record(row: Record<string, unknown>): void {
+  console.log(JSON.stringify({ section: 'extract', ...row }));
+}
+
+/** A BERT-base-shaped checkpoint with N(0, 0.02²) weights (speed does not depend on the values). */
+function writeRandomBase(dir: string): void {
+  if (existsSync(resolve(dir, 'model.safetensors'))) return;
+  mkdirSync(dir, { recursive: true });
+  const H = 768, I = 3072, V = 30522, P = 512, L = 12;
+  const config = { model_type: 'bert', vocab_size: V, hidden_size: H, num_hidden_layers: L, num_attention_heads: 12, intermediate_size: I, hidden_act: 'gelu', max_position_embeddings: P, type_vocab_size: 2, layer_norm_eps: 1e-12, pad_token_id: 0 };
+  writeFileSync(resolve(dir, 'config.json'), JSON.stringify(config, null, 2));
+  const rng = new Rng(7);
+  const tensors: TensorToWrite[] = [];
+  const add = (name: string, shape: number[], fill: 'normal' | 'zeros' | 'ones') => {
+    const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
+    if (fill === 'normal') for (let i = 0; i < data.length; i++) data[i] = 0.02 * Math.sqrt(-2 * Math.log(1 - rng.nextFloat())) * Math.cos(2 * Math.PI * rng.nextFloat());
+    else if (fill === 'ones') data.fill(1);
+    tensors.push({ name, dtype: 'F32', shape, data });
+  };
+  const linear = (n: string, i: number, o: number) => { add(`${n}.weight`, [o, i], 'normal'); add(`${n}.bias`, [o], 'zeros'); };
+  const norm = (n: string, s: number) => { add(`${n}.weight`, [s], 'ones'); add(`${n}.bias`, [s], 'zeros'); };
+  add('bert.embeddings.word_embeddings.weight', [V, H], 'normal');
+  add('bert.embeddings.position_embeddings.weight', [P, H], 'normal');
+  add('bert.embeddings.token_type_embeddings.weight', [2, H], 'normal');
+  norm('bert.embeddings.LayerNorm', H);
+  for (let l = 0; l < L; l++) {
+    const p = `bert.encoder.layer.${l}`;
+    for (const m of ['query', 'key', 'value']) linear(`${p}.attention.self.${m}`, H, H);
+    linear(`${p}.attention.output.dense`, H, H);
+    norm(`${p}.attention.output.LayerNorm`, H);
+    linear(`${p}.intermediate.dense`, H, I);
+    linear(`${p}.output.dense`, I, H);
+    norm(`${p}.output.LayerNorm`, H);
+  }
+  writeSafetensors(resolve(dir, 'model.safetensors'), tensors);
+}
+
+function randomBatch(vocab: number, seed: number): EncoderInputs {
+  const rng = new Rng(seed);
+  const n = BATCH * SEQ;
+  return {
+    batch: BATCH, seqLen: SEQ,
+    inputIds: Int32Array.from({ length: n }, () => 1000 + rng.nextInt(vocab - 1000)),
+    attentionMask: new Int32Array(n).fill(1),
+    tokenTypeIds: new Int32Array(n),
+  };
+}
+
+async function ours(dir: string, batches: number, workers: number): Promise<number> {
+  const vocab = JSON.parse(await import('node:fs').then((fs) => fs.readFileSync(resolve(dir, 'config.json'), 'utf8'))).vocab_size as number;
+  const inputs = Array.from({ length: batches + workers }, (_, i) => randomBatch(vocab, i));
+  if (workers === 1) {
+    const encoder = await Encoder.load(dir);
+    encoder.forward(inputs[0]); // warm-up
+    const start = performance.now();
+    for (let b = 1; b <= batches; b++) encoder.forward(inputs[b]);
+    const seconds = (performance.now() - start) / 1000;
+    encoder.dispose();
+    return (batches * BATCH * SEQ) / seconds;
+  }
+  const pool = await EncoderPool.open(dir, workers);
+  try {
+    await Promise.all(inputs.slice(0, workers).map((x) => pool.forward(x, {}))); // warm-up, every worker
+    const start = performance.now();
+    await Promise.all(inputs.slice(workers).map((x) => pool.forward(x, {})));
+    return (batches * BATCH * SEQ) / ((performance.now() - start) / 1000);
+  } finally {
+    await pool.close();
+  }
+}
+
+function torch(dir: string, batches: number, threads: number): number | null {
+  if (!existsSync(PYTHON) || spawnSync(PYTHON, ['-c', 'import torch'], { encoding: 'utf8' }).status !== 0) return null;
+  const p = spawnSync(PYTHON, [resolve(ROOT, 'bench', 'python', 'extract_torch.py'), '--model-dir', dir, '--seq-len', String(SEQ), '--batch-size', String(BATCH), '--batches', String(batches), '--threads', String(threads)], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  if (p.status !== 0) throw new Error(`extract_torch.py failed: ${p.stderr}`);
+  return (JSON.parse(p.stdout.trim().split('\n').pop()!) as { tokens_per_s: number }).tokens_per_s;
+}
+
+const models: [string, string, number][] = [];
+const tiny = resolve(ROOT, '..', 'shared', 'models', 'tiny-bert-mlm');
+if (existsSync(tiny)) models.push(['tiny-bert-mlm (2 layers, hidden 128)', tiny, Number(process.env.BENCH_EXTRACT_BATCHES ?? 8)]);
+const base = resolve(OUT, 'bert-base-random');
+writeRandomBase(base);
+models.push(['BERT-base shape, random weights (12 layers, hidden 768)', base, Number(process.env.BENCH_EXTRACT_BATCHES ?? 2)]);
+
+for (const [name, dir, batches] of models) {
+  const single = await ours(dir, batches, 1);
+  const parallel = cores > 1 ? await ours(dir, batches * cores, cores) : single;
+  const torch1 = torch(dir, batches, 1);
+  const torchAll = torch(dir, batches, cores);
+  const r = (x: number | null) => (x === null ? null : Number(x.toFixed(1)));
+  record({
+    model: name, seqLen: SEQ, batch: BATCH,
+    repgeomTokensPerS1Thread: r(single), repgeomTokensPerSWorkers: r(parallel), workers: cores,
+    torchTokensPerS1Thread: r(torch1), torchTokensPerSAllThreads: r(torchAll), torchThreads: cores,
+    torchOverRepgeom: torchAll === null ? null : Number((torchAll / parallel).toFixed(2)),
+  });
+}
