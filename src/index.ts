@@ -18,10 +18,24 @@ export { mle, type MleResult, type MleOptions } from './metrics/mle.js';
 export { knn, knnBruteForce, type KnnResult } from './metrics/knn.js';
 export { Rng, sampleRows, RowReservoir } from './metrics/sample.js';
 export { fitTransform, parseTransform, type TransformSpec, type FittedTransform } from './metrics/transforms.js';
+export { ContextualAccumulator, type ContextualResult } from './metrics/contextual.js';
 export { measure, METRICS, type MetricName, type MeasureOptions, type MeasureResult, type LayerMeasures } from './metrics/measure.js';
 
 export { openHiddenStates, type HiddenStates, type LayerInfo } from './io/hidden-states.js';
-export { readNpy, writeNpy } from './io/npy.js';
+export { readNpy, readNpyInt32, writeNpy } from './io/npy.js';
 export { readNpz, writeNpz } from './io/npz.js';
 export { openSafetensors, writeSafetensors } from './io/safetensors.js';
 export { createArrowWriter } from './io/arrow.js';
+export { readDataset, detectTask, TASKS, type Dataset, type TaskName } from './io/datasets.js';
+
+export { readConfig, type EncoderConfig, type ModelType } from './models/config.js';
+export { loadWeights, type EncoderWeights } from './models/weights.js';
+export { Encoder, type EncoderInputs, type ForwardOptions, type ForwardResult } from './models/encoder.js';
+export { EncoderPool } from './models/encoder-pool.js';
+export { loadTokenizer, type Tokenizer, type TextExample, type EncodedBatch } from './models/tokenizer.js';
+export { extractToFile, extractHiddenStates, TOKEN_SELECTIONS, type ExtractOptions, type ExtractSummary, type TokenSelection } from './models/extract.js';
+
+export { buildReport, type CheckpointStates } from './report/build.js';
+export { writeReport } from './report/write.js';
+export { reportHtml } from './report/html.js';
+export type { Report, ReportRow, ReportCheckpoint, ReportLayerDetail, ReportData } from './report/model.js';

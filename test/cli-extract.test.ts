@@ -181,3 +181,31 @@ test('bad input: one line, exit status 2, no output file', () => {
   userError(['extract', '--model', TINY, '--data', blank, '--tokens', 'mean', '--out', arrow, '--quiet'], /no tokens left to average/);
   assert.deepEqual(fs.readdirSync(tmp).filter((f) => f.startsWith('bad.arrow')), [], 'no output or temporary file');
 });
+
+test('extract with a RoBERTa checkpoint and its tokenizer.json: <s>/</s> left out, 16 usable positions of 18', () => {
+  const dir = out('roberta');
+  fs.mkdirSync(dir);
+  const fixtures = path.resolve(import.meta.dirname, 'fixtures');
+  for (const f of ['config.json', 'model.safetensors']) fs.copyFileSync(path.join(fixtures, 'models', 'roberta', f), path.join(dir, f));
+  fs.copyFileSync(path.join(fixtures, 'tokenizer', 'tiny-roberta', 'tokenizer.json'), path.join(dir, 'tokenizer.json'));
+  const text = out('roberta.txt');
+  fs.writeFileSync(text, 'the cat sat\nthe dog\n');
+  ok(['extract', '--model', dir, '--data', text, '--max-length', '16', '--out', out('roberta.arrow'), '--quiet']);
+  const rows = readRows(out('roberta.arrow'));
+  assert.deepEqual([...new Set(rows.layer)], [0, 1]);
+  assert.ok(!rows.tokenId.includes(0) && !rows.tokenId.includes(2), 'no <s> (0) or </s> (2)');
+  assert.equal(Math.min(...rows.position), 1, 'position 0 is <s>');
+  assert.equal(rows.metadata.get('repgeom.model_type'), 'roberta');
+  userError(['extract', '--model', dir, '--data', text, '--max-length', '17', '--out', out('roberta2.arrow'), '--quiet'], /--max-length 17 is larger than the model's 16 positions/);
+});
+
+test('the embedded default (data/default, what npm start reports on) loads and reports offline', () => {
+  const root = path.resolve(import.meta.dirname, '..');
+  const dir = out('default-report');
+  const r = ok(['report', '--model', path.join(root, 'data', 'default', 'bert-random-init'), '--data', path.join(root, 'data', 'default', 'text.txt'),
+    '--limit', '100', '--metrics', 'isoscore,cosine', '--out', dir, '--quiet']);
+  assert.match(r.stdout, /bert-random-init\s+4\s/);
+  const report = JSON.parse(fs.readFileSync(path.join(dir, 'report.json'), 'utf8'));
+  assert.equal(report.rows.length, 5);
+  assert.equal(report.data.examples, 100);
+});

@@ -262,3 +262,18 @@ test('bad checkpoints: each a one-line error naming the problem', async () => {
   fs.copyFileSync(path.join(bert, 'model.safetensors'), path.join(tooBig, 'model.safetensors'));
   assert.match(await loadError(tooBig), /missing \d+ tensor\(s\) that config\.json \(3 layers, bert\) needs: 'bert\.encoder\.layer\.1\./);
 });
+
+test('forward leaves no tensors behind (memory stays flat over long runs)', async () => {
+  const dir = path.join(FIXTURES, 'albert');
+  const { inputs } = readFixture(dir);
+  const encoder = await Encoder.load(dir);
+  try {
+    const before = encoder.tf.memory().numTensors;
+    for (let i = 0; i < 3; i++) encoder.forward(inputs, { pooler: true, layers: [0, 2] });
+    encoder.mlmLogits(new Float32Array(8 * 2), 2);
+    const decoder = 1; // the transposed MLM decoder, made once on first use and kept
+    assert.equal(encoder.tf.memory().numTensors, before + decoder);
+  } finally {
+    encoder.dispose();
+  }
+});
