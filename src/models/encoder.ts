@@ -12,16 +12,21 @@
  * LayerNorm with the config's eps and the biased variance.
  *
  * Speed on tfjs-wasm: only a plain 2-D matmul without transpose flags reaches XNNPACK's fast
- * path, so every Linear weight is transposed once at load to [in, out], Q, K and V are one fused
- * [H, 3H] product, and Kᵀ is materialised before the score product.
+ * path, so every Linear weight is transposed once at load to [in, out] and Q, K and V are one
+ * fused [H, 3H] product. Per-head products would fall to tfjs-wasm's scalar batched-matmul loop,
+ * so on the CPU backends attention runs in a WebAssembly SIMD kernel (kernels/attention.c);
+ * GPU and native backends use tfjs ops.
  */
 import type * as TfCore from '@tensorflow/tfjs-core';
 import { getTf, type Tf } from '../backend/tf.js';
 import { readConfig, type EncoderConfig } from './config.js';
 import { loadWeights, type EncoderWeights, type LinearWeights, type NormWeights } from './weights.js';
 import { UserError } from '../errors.js';
+import { attentionKernel, attentionKernelFits } from '../backend/attention-kernel.js';
 
 type Tensor = TfCore.Tensor;
+/** auto: the SIMD kernel on the CPU backends when the head size allows, tfjs ops otherwise. */
+export type AttentionChoice = 'auto' | 'kernel' | 'tf';
 type Tensor2D = TfCore.Tensor2D;
 
 export interface EncoderInputs {
@@ -54,6 +59,8 @@ interface Layer { qkv: Linear; attentionOutput: Linear; attentionNorm: Norm; int
 
 export class Encoder {
   private mlmDecoder: Tensor2D | null = null;
+  /** Where attention runs: the WebAssembly SIMD kernel (CPU backends) or tfjs ops (GPU, native TF). */
+  readonly attention: 'kernel' | 'tf';
 
   private constructor(
     readonly tf: Tf,
@@ -67,14 +74,22 @@ export class Encoder {
     },
     /** Tensors in the checkpoint this encoder does not use (e.g. a task head). */
     readonly unusedTensors: string[],
-  ) {}
+    backend: string,
+    attention: AttentionChoice,
+  ) {
+    const fits = attentionKernelFits(config.hiddenSize / config.numHeads);
+    if (attention === 'kernel' && !fits) throw new UserError(`the attention kernel needs a head size divisible by 4, not ${config.hiddenSize / config.numHeads}`);
+    this.attention = attention === 'kernel' || (attention === 'auto' && fits && (backend === 'wasm' || backend === 'cpu')) ? 'kernel' : 'tf';
+  }
 
   /** Load a Hugging Face model folder (config.json + model.safetensors or its shards). */
-  static async load(dir: string): Promise<Encoder> {
+  static async load(dir: string, options: { attention?: AttentionChoice } = {}): Promise<Encoder> {
     const config = readConfig(dir);
     const weights = await loadWeights(dir, config);
-    const { tf } = await getTf();
-    return new Encoder(tf, config, dir, upload(tf, config, weights), weights.unused);
+    const { tf, name } = await getTf();
+    const attention = options.attention ?? ((process.env.REPGEOM_ATTENTION as AttentionChoice | undefined) || 'auto');
+    if (!['auto', 'kernel', 'tf'].includes(attention)) throw new UserError(`REPGEOM_ATTENTION='${attention}' is not one of auto, kernel, tf`);
+    return new Encoder(tf, config, dir, upload(tf, config, weights), weights.unused, name, attention);
   }
 
   get numLayers(): number {
@@ -102,7 +117,8 @@ export class Encoder {
       const states: Record<string, Tensor> = {};
       let h = this.embed(inputs);
       if (wanted.has(0)) states['0'] = h;
-      const maskBias = attentionBias(tf, inputs.attentionMask, B, T);
+      const bias = attentionBias(inputs.attentionMask);
+      const maskBias = { bias, tensor: tf.tensor4d(bias, [B, 1, 1, T]) };
       const perGroup = c.numLayers / (this.w.layers.length / c.innerGroupNum);
       for (let i = 0; i < last; i++) {
         // ALBERT: layer i runs the inner layers of group ⌊i / (L / groups)⌋; BERT: layer i.
@@ -188,19 +204,25 @@ export class Encoder {
   }
 
   /** One post-LayerNorm transformer block on [B·T, H]. */
-  private block(layer: Layer, x: Tensor2D, maskBias: Tensor, B: number, T: number): Tensor2D {
+  private block(layer: Layer, x: Tensor2D, mask: { bias: Float32Array; tensor: Tensor }, B: number, T: number): Tensor2D {
     const { tf, config: c } = this;
     const H = c.hiddenSize;
     const heads = c.numHeads;
     const d = H / heads;
     const qkv = dense(tf, x, layer.qkv);
-    const [q, k, v] = tf.split(qkv, 3, 1);
-    // [B·T, H] → [B, heads, T, d]; Kᵀ as [B, heads, d, T] so the score product needs no transpose flag.
-    const qh = tf.transpose(tf.reshape(tf.mul(q, 1 / Math.sqrt(d)), [B, T, heads, d]), [0, 2, 1, 3]);
-    const kt = tf.transpose(tf.reshape(k, [B, T, heads, d]), [0, 2, 3, 1]);
-    const vh = tf.transpose(tf.reshape(v, [B, T, heads, d]), [0, 2, 1, 3]);
-    const probs = tf.softmax(tf.add(tf.matMul(qh, kt), maskBias));
-    const context = tf.reshape(tf.transpose(tf.matMul(probs, vh), [0, 2, 1, 3]), [B * T, H]) as Tensor2D;
+    let context: Tensor2D;
+    if (this.attention === 'kernel') {
+      // The fused projection leaves tfjs once; the kernel reads Q, K and V in place.
+      context = tf.tensor2d(attentionKernel(qkv.dataSync() as Float32Array, mask.bias, B, T, heads, d, 1 / Math.sqrt(d)), [B * T, H]);
+    } else {
+      const [q, k, v] = tf.split(qkv, 3, 1);
+      // [B·T, H] → [B, heads, T, d]; Kᵀ as [B, heads, d, T] so the score product needs no transpose flag.
+      const qh = tf.transpose(tf.reshape(q, [B, T, heads, d]), [0, 2, 1, 3]);
+      const kt = tf.transpose(tf.reshape(k, [B, T, heads, d]), [0, 2, 3, 1]);
+      const vh = tf.transpose(tf.reshape(v, [B, T, heads, d]), [0, 2, 1, 3]);
+      const probs = tf.softmax(tf.add(tf.mul(tf.matMul(qh, kt), 1 / Math.sqrt(d)), mask.tensor));
+      context = tf.reshape(tf.transpose(tf.matMul(probs, vh), [0, 2, 1, 3]), [B * T, H]) as Tensor2D;
+    }
     const attended = layerNorm(tf, tf.add(dense(tf, context, layer.attentionOutput), x) as Tensor2D, layer.attentionNorm, c.layerNormEps);
     const inner = activation(tf, dense(tf, attended, layer.intermediate), c.hiddenAct);
     return layerNorm(tf, tf.add(dense(tf, inner, layer.output), attended) as Tensor2D, layer.outputNorm, c.layerNormEps);
@@ -238,11 +260,11 @@ export function positionIds(inputs: EncoderInputs, c: EncoderConfig): Int32Array
   return ids;
 }
 
-/** (1 − mask)·float32 min as [B, 1, 1, T], added to every head's scores. */
-function attentionBias(tf: Tf, mask: Int32Array, B: number, T: number): Tensor {
-  const bias = new Float32Array(B * T);
+/** (1 − mask)·float32 min per position, added to every head's scores (as [B, 1, 1, T]). */
+function attentionBias(mask: Int32Array): Float32Array {
+  const bias = new Float32Array(mask.length);
   for (let i = 0; i < bias.length; i++) bias[i] = mask[i] ? 0 : -3.4028234663852886e38;
-  return tf.tensor4d(bias, [B, 1, 1, T]);
+  return bias;
 }
 
 function dense(tf: Tf, x: Tensor2D, l: Linear): Tensor2D {
