@@ -13,20 +13,22 @@
  *
  * Speed on tfjs-wasm: only a plain 2-D matmul without transpose flags reaches XNNPACK's fast
  * path, so every Linear weight is transposed once at load to [in, out] and Q, K and V are one
- * fused [H, 3H] product. Per-head products would fall to tfjs-wasm's scalar batched-matmul loop,
- * so on the CPU backends attention runs in a WebAssembly SIMD kernel (kernels/attention.c);
- * GPU and native backends use tfjs ops.
+ * fused [H, 3H] product. On the CPU backends (wasm, cpu) everything else — attention, residual
+ * + LayerNorm, GELU — runs in WebAssembly SIMD kernels (kernels/encoder.c) on the hidden states
+ * as Float32Arrays, with tfjs doing only the matrix products: tfjs-wasm would run the per-head
+ * products through its scalar batched-matmul loop and each elementwise step as its own pass.
+ * GPU and native backends (and anything differentiable) use the tfjs-ops path.
  */
 import type * as TfCore from '@tensorflow/tfjs-core';
 import { getTf, type Tf } from '../backend/tf.js';
 import { readConfig, type EncoderConfig } from './config.js';
 import { loadWeights, type EncoderWeights, type LinearWeights, type NormWeights } from './weights.js';
 import { UserError } from '../errors.js';
-import { attentionKernel, attentionKernelFits } from '../backend/attention-kernel.js';
+import * as kernels from '../backend/encoder-kernels.js';
 
 type Tensor = TfCore.Tensor;
-/** auto: the SIMD kernel on the CPU backends when the head size allows, tfjs ops otherwise. */
-export type AttentionChoice = 'auto' | 'kernel' | 'tf';
+/** auto: the SIMD kernels on the CPU backends when the head size allows, tfjs ops otherwise. */
+export type PathChoice = 'auto' | 'kernels' | 'tf';
 type Tensor2D = TfCore.Tensor2D;
 
 export interface EncoderInputs {
@@ -54,13 +56,14 @@ export interface ForwardResult {
 }
 
 interface Linear { w: Tensor2D; b: Tensor }
-interface Norm { gamma: Tensor; beta: Tensor }
+/** LayerNorm parameters as tensors (tfjs path) and arrays (kernel path). */
+interface Norm { gamma: Tensor; beta: Tensor; g: Float32Array; b: Float32Array }
 interface Layer { qkv: Linear; attentionOutput: Linear; attentionNorm: Norm; intermediate: Linear; output: Linear; outputNorm: Norm }
 
 export class Encoder {
   private mlmDecoder: Tensor2D | null = null;
-  /** Where attention runs: the WebAssembly SIMD kernel (CPU backends) or tfjs ops (GPU, native TF). */
-  readonly attention: 'kernel' | 'tf';
+  /** How the non-GEMM work runs: WebAssembly SIMD kernels (CPU backends) or tfjs ops (GPU, native TF). */
+  readonly path: 'kernels' | 'tf';
 
   private constructor(
     readonly tf: Tf,
@@ -75,21 +78,21 @@ export class Encoder {
     /** Tensors in the checkpoint this encoder does not use (e.g. a task head). */
     readonly unusedTensors: string[],
     backend: string,
-    attention: AttentionChoice,
+    path: PathChoice,
   ) {
-    const fits = attentionKernelFits(config.hiddenSize / config.numHeads);
-    if (attention === 'kernel' && !fits) throw new UserError(`the attention kernel needs a head size divisible by 4, not ${config.hiddenSize / config.numHeads}`);
-    this.attention = attention === 'kernel' || (attention === 'auto' && fits && (backend === 'wasm' || backend === 'cpu')) ? 'kernel' : 'tf';
+    const fits = kernels.attentionKernelFits(config.hiddenSize / config.numHeads);
+    if (path === 'kernels' && !fits) throw new UserError(`the attention kernel needs a head size divisible by 4, not ${config.hiddenSize / config.numHeads}`);
+    this.path = path === 'kernels' || (path === 'auto' && fits && (backend === 'wasm' || backend === 'cpu')) ? 'kernels' : 'tf';
   }
 
   /** Load a Hugging Face model folder (config.json + model.safetensors or its shards). */
-  static async load(dir: string, options: { attention?: AttentionChoice } = {}): Promise<Encoder> {
+  static async load(dir: string, options: { path?: PathChoice } = {}): Promise<Encoder> {
     const config = readConfig(dir);
     const weights = await loadWeights(dir, config);
     const { tf, name } = await getTf();
-    const attention = options.attention ?? ((process.env.REPGEOM_ATTENTION as AttentionChoice | undefined) || 'auto');
-    if (!['auto', 'kernel', 'tf'].includes(attention)) throw new UserError(`REPGEOM_ATTENTION='${attention}' is not one of auto, kernel, tf`);
-    return new Encoder(tf, config, dir, upload(tf, config, weights), weights.unused, name, attention);
+    const path = options.path ?? ((process.env.REPGEOM_ENCODER_PATH as PathChoice | undefined) || 'auto');
+    if (!['auto', 'kernels', 'tf'].includes(path)) throw new UserError(`REPGEOM_ENCODER_PATH='${path}' is not one of auto, kernels, tf`);
+    return new Encoder(tf, config, dir, upload(tf, config, weights), weights.unused, name, path);
   }
 
   get numLayers(): number {
@@ -112,26 +115,40 @@ export class Encoder {
     const wanted = new Set(options.layers ?? Array.from({ length: c.numLayers + 1 }, (_, i) => i));
     for (const l of wanted) if (!Number.isInteger(l) || l < 0 || l > c.numLayers) throw new UserError(`layer ${l} does not exist: the model has hidden states 0..${c.numLayers}`);
     const last = options.pooler && this.w.pooler ? c.numLayers : Math.max(...wanted);
+    return this.path === 'kernels' ? this.forwardKernels(inputs, wanted, last, options.pooler === true) : this.forwardOps(inputs, wanted, last, options.pooler === true);
+  }
+
+  /** ALBERT: layer i runs the inner layers of group ⌊i / (L / groups)⌋; BERT-like models: layer i. */
+  private layersOf(i: number): Layer[] {
+    const c = this.config;
+    const perGroup = c.numLayers / (this.w.layers.length / c.innerGroupNum);
+    const first = Math.floor(i / perGroup) * c.innerGroupNum;
+    return this.w.layers.slice(first, first + c.innerGroupNum);
+  }
+
+  /** The tfjs-ops path: every step a tfjs op (GPU and native backends). */
+  private forwardOps(inputs: EncoderInputs, wanted: Set<number>, last: number, pooler: boolean): ForwardResult {
+    const { tf, config: c } = this;
+    const { batch: B, seqLen: T } = inputs;
     // tidy returns tensors, never typed arrays (it would walk them element by element).
     const out = tf.tidy(() => {
       const states: Record<string, Tensor> = {};
-      let h = this.embed(inputs);
+      let h = tf.tidy(() => {
+        const e = layerNorm(tf, tf.tensor2d(this.embeddingSum(inputs), [B * T, c.embeddingSize]), this.w.embeddingNorm, c.layerNormEps);
+        return this.w.projection ? dense(tf, e, this.w.projection) : e;
+      });
       if (wanted.has(0)) states['0'] = h;
-      const bias = attentionBias(inputs.attentionMask);
-      const maskBias = { bias, tensor: tf.tensor4d(bias, [B, 1, 1, T]) };
-      const perGroup = c.numLayers / (this.w.layers.length / c.innerGroupNum);
+      const mask = tf.tensor4d(attentionBias(inputs.attentionMask), [B, 1, 1, T]);
       for (let i = 0; i < last; i++) {
-        // ALBERT: layer i runs the inner layers of group ⌊i / (L / groups)⌋; BERT: layer i.
-        const first = Math.floor(i / perGroup) * c.innerGroupNum;
         // A tidy per block frees its intermediates at once (a whole BERT-base batch would not fit otherwise).
-        for (let j = 0; j < c.innerGroupNum; j++) {
+        for (const [j, layer] of this.layersOf(i).entries()) {
           const input = h;
-          h = tf.tidy(() => this.block(this.w.layers[first + j], input, maskBias, B, T));
+          h = tf.tidy(() => this.block(layer, input, mask, B, T));
           if (!wanted.has(i) || j > 0) tf.dispose(input);
         }
         if (wanted.has(i + 1)) states[String(i + 1)] = h;
       }
-      if (options.pooler && this.w.pooler) {
+      if (pooler && this.w.pooler) {
         const cls = tf.reshape(tf.slice(tf.reshape(h, [B, T, c.hiddenSize]), [0, 0, 0], [B, 1, c.hiddenSize]), [B, c.hiddenSize]);
         states.pooler = tf.tanh(dense(tf, cls as Tensor2D, this.w.pooler));
       }
@@ -145,6 +162,49 @@ export class Encoder {
       else result.hiddenStates.set(Number(key), data);
     }
     return result;
+  }
+
+  /** The CPU path: matrix products in tfjs, the rest in the SIMD kernels, states as Float32Arrays. */
+  private forwardKernels(inputs: EncoderInputs, wanted: Set<number>, last: number, pooler: boolean): ForwardResult {
+    const c = this.config;
+    const { batch: B, seqLen: T } = inputs;
+    const rows = B * T;
+    const result: ForwardResult = { hiddenStates: new Map() };
+    let h = kernels.addLayerNorm(this.embeddingSum(inputs), null, this.w.embeddingNorm.g, this.w.embeddingNorm.b, c.layerNormEps);
+    if (this.w.projection) h = this.denseSync(h, rows, this.w.projection);
+    if (wanted.has(0)) result.hiddenStates.set(0, h);
+    const bias = attentionBias(inputs.attentionMask);
+    for (let i = 0; i < last; i++) {
+      for (const layer of this.layersOf(i)) h = this.blockKernels(layer, h, bias, B, T);
+      if (wanted.has(i + 1)) result.hiddenStates.set(i + 1, h);
+    }
+    if (pooler && this.w.pooler) {
+      const H = c.hiddenSize;
+      const cls = new Float32Array(B * H);
+      for (let b = 0; b < B; b++) cls.set(h.subarray(b * T * H, (b * T + 1) * H), b * H);
+      result.pooler = this.denseSync(cls, B, this.w.pooler).map(Math.tanh);
+    }
+    return result;
+  }
+
+  /** x·W + b through tfjs (XNNPACK on wasm), back as a Float32Array. */
+  private denseSync(x: Float32Array, rows: number, l: Linear): Float32Array {
+    const { tf } = this;
+    const t = tf.tidy(() => dense(tf, tf.tensor2d(x, [rows, l.w.shape[0]]), l));
+    const data = t.dataSync() as Float32Array;
+    t.dispose();
+    return data;
+  }
+
+  /** One post-LayerNorm block on the CPU path: [B·T, H] in and out. */
+  private blockKernels(layer: Layer, x: Float32Array, bias: Float32Array, B: number, T: number): Float32Array {
+    const c = this.config;
+    const rows = B * T;
+    const d = c.hiddenSize / c.numHeads;
+    const context = kernels.attention(this.denseSync(x, rows, layer.qkv), bias, B, T, c.numHeads, d, 1 / Math.sqrt(d));
+    const attended = kernels.addLayerNorm(this.denseSync(context, rows, layer.attentionOutput), x, layer.attentionNorm.g, layer.attentionNorm.b, c.layerNormEps);
+    const inner = activate(this.denseSync(attended, rows, layer.intermediate), c.hiddenAct);
+    return kernels.addLayerNorm(this.denseSync(inner, rows, layer.output), attended, layer.outputNorm.g, layer.outputNorm.b, c.layerNormEps);
   }
 
   /** Masked-LM logits [rows, vocab] for last-layer hidden states [rows, hidden]. */
@@ -184,9 +244,9 @@ export class Encoder {
     this.tf.dispose(all);
   }
 
-  /** word + position (+ token type) embeddings → LayerNorm (→ ALBERT's projection to H): [B·T, H]. */
-  private embed(inputs: EncoderInputs): Tensor2D {
-    const { tf, config: c } = this;
+  /** word + position (+ token type) embeddings summed in JS (cheaper than tf.gather on wasm): [B·T, E]. */
+  private embeddingSum(inputs: EncoderInputs): Float32Array {
+    const c = this.config;
     const n = inputs.batch * inputs.seqLen;
     const E = c.embeddingSize;
     const positions = positionIds(inputs, c);
@@ -199,30 +259,22 @@ export class Encoder {
       if (t >= 0) for (let k = 0; k < E; k++) sum[o + k] = word[w + k] + tokenType![t + k] + position[p + k];
       else for (let k = 0; k < E; k++) sum[o + k] = word[w + k] + position[p + k];
     }
-    const e = layerNorm(tf, tf.tensor2d(sum, [n, E]), this.w.embeddingNorm, c.layerNormEps);
-    return this.w.projection ? dense(tf, e, this.w.projection) : e;
+    return sum;
   }
 
-  /** One post-LayerNorm transformer block on [B·T, H]. */
-  private block(layer: Layer, x: Tensor2D, mask: { bias: Float32Array; tensor: Tensor }, B: number, T: number): Tensor2D {
+  /** One post-LayerNorm transformer block on [B·T, H], in tfjs ops. */
+  private block(layer: Layer, x: Tensor2D, mask: Tensor, B: number, T: number): Tensor2D {
     const { tf, config: c } = this;
     const H = c.hiddenSize;
     const heads = c.numHeads;
     const d = H / heads;
-    const qkv = dense(tf, x, layer.qkv);
-    let context: Tensor2D;
-    if (this.attention === 'kernel') {
-      // The fused projection leaves tfjs once; the kernel reads Q, K and V in place.
-      context = tf.tensor2d(attentionKernel(qkv.dataSync() as Float32Array, mask.bias, B, T, heads, d, 1 / Math.sqrt(d)), [B * T, H]);
-    } else {
-      const [q, k, v] = tf.split(qkv, 3, 1);
-      // [B·T, H] → [B, heads, T, d]; Kᵀ as [B, heads, d, T] so the score product needs no transpose flag.
-      const qh = tf.transpose(tf.reshape(q, [B, T, heads, d]), [0, 2, 1, 3]);
-      const kt = tf.transpose(tf.reshape(k, [B, T, heads, d]), [0, 2, 3, 1]);
-      const vh = tf.transpose(tf.reshape(v, [B, T, heads, d]), [0, 2, 1, 3]);
-      const probs = tf.softmax(tf.add(tf.mul(tf.matMul(qh, kt), 1 / Math.sqrt(d)), mask.tensor));
-      context = tf.reshape(tf.transpose(tf.matMul(probs, vh), [0, 2, 1, 3]), [B * T, H]) as Tensor2D;
-    }
+    const [q, k, v] = tf.split(dense(tf, x, layer.qkv), 3, 1);
+    // [B·T, H] → [B, heads, T, d]; Kᵀ as [B, heads, d, T] so the score product needs no transpose flag.
+    const qh = tf.transpose(tf.reshape(q, [B, T, heads, d]), [0, 2, 1, 3]);
+    const kt = tf.transpose(tf.reshape(k, [B, T, heads, d]), [0, 2, 3, 1]);
+    const vh = tf.transpose(tf.reshape(v, [B, T, heads, d]), [0, 2, 1, 3]);
+    const probs = tf.softmax(tf.add(tf.mul(tf.matMul(qh, kt), 1 / Math.sqrt(d)), mask));
+    const context = tf.reshape(tf.transpose(tf.matMul(probs, vh), [0, 2, 1, 3]), [B * T, H]) as Tensor2D;
     const attended = layerNorm(tf, tf.add(dense(tf, context, layer.attentionOutput), x) as Tensor2D, layer.attentionNorm, c.layerNormEps);
     const inner = activation(tf, dense(tf, attended, layer.intermediate), c.hiddenAct);
     return layerNorm(tf, tf.add(dense(tf, inner, layer.output), attended) as Tensor2D, layer.outputNorm, c.layerNormEps);
@@ -291,6 +343,12 @@ function activation(tf: Tf, x: Tensor2D, kind: EncoderConfig['hiddenAct']): Tens
   }
 }
 
+/** The activation on the CPU path: GELUs in the kernels, relu/tanh in JS. */
+function activate(x: Float32Array, kind: EncoderConfig['hiddenAct']): Float32Array {
+  if (kind === 'gelu' || kind === 'gelu_new') return kernels.gelu(x, kind);
+  return kind === 'relu' ? x.map((v) => (v > 0 ? v : 0)) : x.map(Math.tanh);
+}
+
 /** Weights to tf tensors: Linear weights [out, in] → [in, out]; Q, K, V fused into [H, 3H]. */
 function upload(tf: Tf, c: EncoderConfig, w: EncoderWeights) {
   const transposed = (l: LinearWeights): Float32Array => {
@@ -299,7 +357,7 @@ function upload(tf: Tf, c: EncoderConfig, w: EncoderWeights) {
     return t;
   };
   const linear = (l: LinearWeights): Linear => ({ w: tf.tensor2d(transposed(l), [l.inputs, l.outputs]), b: tf.tensor1d(l.bias) });
-  const norm = (n: NormWeights): Norm => ({ gamma: tf.tensor1d(n.gamma), beta: tf.tensor1d(n.beta) });
+  const norm = (n: NormWeights): Norm => ({ gamma: tf.tensor1d(n.gamma), beta: tf.tensor1d(n.beta), g: n.gamma, b: n.beta });
   const fusedQkv = (q: LinearWeights, k: LinearWeights, v: LinearWeights): Linear => {
     const H = q.inputs;
     const parts = [transposed(q), transposed(k), transposed(v)];

@@ -1,7 +1,8 @@
 /*
- * Scaled dot-product attention for the encoder on CPU backends, as a WebAssembly SIMD kernel.
+ * The encoder's non-GEMM work on CPU backends, as WebAssembly SIMD kernels: attention, residual
+ * + LayerNorm, GELU. (The matrix products stay in tfjs, where XNNPACK runs them.)
  *
- * tfjs-wasm runs a batched matmul (one per sequence and head) through a scalar loop at about
+ * Attention: tfjs-wasm runs a batched matmul (one per sequence and head) through a scalar loop at about
  * 1.4 GFLOP/s, which made attention most of the forward time of small models. This kernel does
  * the whole attention of a batch in one call, per sequence b and head h:
  *
@@ -94,5 +95,68 @@ void attention(const float *qkv, const float *bias, float *out, float *scores, i
         }
       }
     }
+  }
+}
+
+/*
+ * out = LayerNorm(a + b)·gamma + beta per row of H values (b may be null: no residual), with the
+ * biased variance as torch.nn.LayerNorm. Mean and variance are accumulated in double.
+ */
+WASM_EXPORT(add_layer_norm)
+void add_layer_norm(const float *a, const float *b, const float *gamma, const float *beta, float *out, int rows, int H, float eps) {
+  for (int r = 0; r < rows; r++) {
+    const float *ar = a + (long)r * H, *br = b ? b + (long)r * H : 0;
+    float *o = out + (long)r * H;
+    double sum = 0;
+    for (int k = 0; k < H; k++) {
+      const float v = br ? ar[k] + br[k] : ar[k];
+      o[k] = v;
+      sum += v;
+    }
+    const float mean = (float)(sum / H);
+    double sq = 0;
+    for (int k = 0; k < H; k++) {
+      const float c = o[k] - mean;
+      sq += (double)c * c;
+    }
+    const float inv = (float)(1.0 / __builtin_sqrt(sq / H + eps));
+    for (int k = 0; k < H; k++) o[k] = (o[k] - mean) * inv * gamma[k] + beta[k];
+  }
+}
+
+/* erf for float32 as a rational function of x on [−4, 4] (±1 beyond): the approximation used by
+ * Eigen and TensorFlow's CPU kernels (odd degree-13 numerator, even degree-8 denominator). */
+static inline float erf_f32(float x) {
+  x = x > 4.0f ? 4.0f : (x < -4.0f ? -4.0f : x);
+  const float x2 = x * x;
+  float p = x2 * -2.72614225801306e-10f + 2.77068142495902e-08f;
+  p = x2 * p + -2.10102402082508e-06f;
+  p = x2 * p + -5.69250639462346e-05f;
+  p = x2 * p + -7.34990630326855e-04f;
+  p = x2 * p + -2.95459980854025e-03f;
+  p = x2 * p + -1.60960333262415e-02f;
+  p = x * p;
+  float q = x2 * -1.45660718464996e-05f + -2.13374055278905e-04f;
+  q = x2 * q + -1.68282697438203e-03f;
+  q = x2 * q + -7.37332916720468e-03f;
+  q = x2 * q + -1.42647390514189e-02f;
+  return p / q;
+}
+
+/* In place: x·Φ(x) = x/2·(1 + erf(x/√2)), torch's exact ("gelu") GELU. */
+WASM_EXPORT(gelu_erf)
+void gelu_erf(float *x, int n) {
+  for (int i = 0; i < n; i++) x[i] = 0.5f * x[i] * (1.0f + erf_f32(x[i] * 0.70710678118654752f));
+}
+
+/* In place: the tanh approximation ("gelu_new"): x/2·(1 + tanh(√(2/π)·(x + 0.044715x³))),
+ * with tanh(u) = 1 − 2/(e^{2u} + 1) (exact limits ±1 for large |u|). */
+WASM_EXPORT(gelu_tanh)
+void gelu_tanh(float *x, int n) {
+  for (int i = 0; i < n; i++) {
+    const float v = x[i];
+    const float u = 0.7978845608028654f * (v + 0.044715f * v * v * v);
+    const float t = u > 20.0f ? 1.0f : (u < -20.0f ? -1.0f : 1.0f - 2.0f / (exp_f32(2.0f * u) + 1.0f));
+    x[i] = 0.5f * v * (1.0f + t);
   }
 }
