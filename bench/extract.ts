@@ -16,7 +16,8 @@ import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { Encoder, type EncoderInputs } from '../src/models/encoder.js';
 import { EncoderPool } from '../src/models/encoder-pool.js';
-import { writeSafetensors, type TensorToWrite } from '../src/io/safetensors.js';
+import { writeSafetensors } from '../src/io/safetensors.js';
+import { initialBertTensors } from '../src/models/init.js';
 import { Rng } from '../src/metrics/sample.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -33,33 +34,9 @@ function record(row: Record<string, unknown>): void {
 function writeRandomBase(dir: string): void {
   if (existsSync(resolve(dir, 'model.safetensors'))) return;
   mkdirSync(dir, { recursive: true });
-  const H = 768, I = 3072, V = 30522, P = 512, L = 12;
-  const config = { model_type: 'bert', vocab_size: V, hidden_size: H, num_hidden_layers: L, num_attention_heads: 12, intermediate_size: I, hidden_act: 'gelu', max_position_embeddings: P, type_vocab_size: 2, layer_norm_eps: 1e-12, pad_token_id: 0 };
+  const config = { model_type: 'bert', vocab_size: 30522, hidden_size: 768, num_hidden_layers: 12, num_attention_heads: 12, intermediate_size: 3072, hidden_act: 'gelu', max_position_embeddings: 512, type_vocab_size: 2, layer_norm_eps: 1e-12, pad_token_id: 0 };
   writeFileSync(resolve(dir, 'config.json'), JSON.stringify(config, null, 2));
-  const rng = new Rng(7);
-  const tensors: TensorToWrite[] = [];
-  const add = (name: string, shape: number[], fill: 'normal' | 'zeros' | 'ones') => {
-    const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
-    if (fill === 'normal') for (let i = 0; i < data.length; i++) data[i] = 0.02 * Math.sqrt(-2 * Math.log(1 - rng.nextFloat())) * Math.cos(2 * Math.PI * rng.nextFloat());
-    else if (fill === 'ones') data.fill(1);
-    tensors.push({ name, dtype: 'F32', shape, data });
-  };
-  const linear = (n: string, i: number, o: number) => { add(`${n}.weight`, [o, i], 'normal'); add(`${n}.bias`, [o], 'zeros'); };
-  const norm = (n: string, s: number) => { add(`${n}.weight`, [s], 'ones'); add(`${n}.bias`, [s], 'zeros'); };
-  add('bert.embeddings.word_embeddings.weight', [V, H], 'normal');
-  add('bert.embeddings.position_embeddings.weight', [P, H], 'normal');
-  add('bert.embeddings.token_type_embeddings.weight', [2, H], 'normal');
-  norm('bert.embeddings.LayerNorm', H);
-  for (let l = 0; l < L; l++) {
-    const p = `bert.encoder.layer.${l}`;
-    for (const m of ['query', 'key', 'value']) linear(`${p}.attention.self.${m}`, H, H);
-    linear(`${p}.attention.output.dense`, H, H);
-    norm(`${p}.attention.output.LayerNorm`, H);
-    linear(`${p}.intermediate.dense`, H, I);
-    linear(`${p}.output.dense`, I, H);
-    norm(`${p}.output.LayerNorm`, H);
-  }
-  writeSafetensors(resolve(dir, 'model.safetensors'), tensors);
+  writeSafetensors(resolve(dir, 'model.safetensors'), initialBertTensors(config, 7, { mlm: false }));
 }
 
 function randomBatch(vocab: number, seed: number): EncoderInputs {

@@ -6,8 +6,7 @@
  *   (same word, different contexts) has enough occurrences to measure.
  * - `bert-random-init/`: a Hugging Face BERT folder (config.json, model.safetensors, vocab.txt,
  *   tokenizer_config.json, special_tokens_map.json) with seeded initial weights, initialised as
- *   transformers' `BertPreTrainedModel._init_weights` does: Linear and Embedding weights
- *   N(0, 0.02²), biases 0, LayerNorm γ = 1 and β = 0, the padding row of the word embeddings 0.
+ *   transformers' `BertPreTrainedModel._init_weights` does (src/models/init.ts).
  *   Its WordPiece vocabulary holds the special tokens, every character of the text (bare and
  *   `##`-continued) and every word of the text, so nothing maps to [UNK].
  *
@@ -18,7 +17,8 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { writeSafetensors, type TensorToWrite } from '../src/io/safetensors.js';
+import { writeSafetensors } from '../src/io/safetensors.js';
+import { initialBertTensors } from '../src/models/init.js';
 import { Rng } from '../src/metrics/sample.js';
 
 const OUT = resolve(import.meta.dirname, '..', 'data', 'default');
@@ -31,7 +31,6 @@ const CONFIG = {
 };
 
 const uniform = new Rng(20261124);
-const normal = () => Math.sqrt(-2 * Math.log(1 - uniform.nextFloat())) * Math.cos(2 * Math.PI * uniform.nextFloat());
 const pick = <T>(items: readonly T[]): T => items[uniform.nextInt(items.length)];
 
 // ---- the text --------------------------------------------------------------------------------
@@ -66,48 +65,16 @@ const chars = [...new Set(lower.join('').replace(/\s/g, ''))].sort();
 const words = [...new Set(lower.flatMap((s) => s.split(/\s+/)))].filter((w) => w.length > 1).sort();
 const vocab = [...SPECIALS, ...chars, ...chars.map((c) => `##${c}`), ...words];
 
-// ---- the weights ----------------------------------------------------------------------------
-const H = CONFIG.hidden_size, I = CONFIG.intermediate_size, V = vocab.length;
-const tensors: TensorToWrite[] = [];
-const add = (name: string, shape: number[], fill: 'normal' | 'zeros' | 'ones') => {
-  const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
-  if (fill === 'normal') for (let i = 0; i < data.length; i++) data[i] = CONFIG.initializer_range * normal();
-  if (fill === 'ones') data.fill(1);
-  tensors.push({ name, dtype: 'F32', shape, data });
-  return data;
-};
-const linear = (name: string, inputs: number, outputs: number) => {
-  add(`${name}.weight`, [outputs, inputs], 'normal');
-  add(`${name}.bias`, [outputs], 'zeros');
-};
-const norm = (name: string, size: number) => {
-  add(`${name}.weight`, [size], 'ones');
-  add(`${name}.bias`, [size], 'zeros');
-};
-const word = add('bert.embeddings.word_embeddings.weight', [V, H], 'normal');
-word.fill(0, CONFIG.pad_token_id * H, (CONFIG.pad_token_id + 1) * H);
-add('bert.embeddings.position_embeddings.weight', [CONFIG.max_position_embeddings, H], 'normal');
-add('bert.embeddings.token_type_embeddings.weight', [CONFIG.type_vocab_size, H], 'normal');
-norm('bert.embeddings.LayerNorm', H);
-for (let l = 0; l < CONFIG.num_hidden_layers; l++) {
-  const p = `bert.encoder.layer.${l}`;
-  for (const m of ['query', 'key', 'value']) linear(`${p}.attention.self.${m}`, H, H);
-  linear(`${p}.attention.output.dense`, H, H);
-  norm(`${p}.attention.output.LayerNorm`, H);
-  linear(`${p}.intermediate.dense`, H, I);
-  linear(`${p}.output.dense`, I, H);
-  norm(`${p}.output.LayerNorm`, H);
-}
-linear('bert.pooler.dense', H, H);
-linear('cls.predictions.transform.dense', H, H);
-norm('cls.predictions.transform.LayerNorm', H);
-add('cls.predictions.bias', [V], 'zeros');
+// ---- the weights (seeded, as transformers initialises a BertForMaskedLM) ---------------------
+const config = { ...CONFIG, vocab_size: vocab.length };
+const tensors = initialBertTensors(config, 20261124);
+const V = vocab.length;
 
 // ---- write ------------------------------------------------------------------------------------
 const model = resolve(OUT, 'bert-random-init');
 mkdirSync(model, { recursive: true });
 writeFileSync(resolve(OUT, 'text.txt'), `${text.join('\n')}\n`);
-writeFileSync(resolve(model, 'config.json'), `${JSON.stringify({ ...CONFIG, vocab_size: V }, null, 2)}\n`);
+writeFileSync(resolve(model, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
 writeFileSync(resolve(model, 'vocab.txt'), `${vocab.join('\n')}\n`);
 writeFileSync(resolve(model, 'tokenizer_config.json'), `${JSON.stringify({ do_lower_case: true, model_max_length: CONFIG.max_position_embeddings, tokenizer_class: 'BertTokenizer' }, null, 2)}\n`);
 writeFileSync(resolve(model, 'special_tokens_map.json'), `${JSON.stringify({ cls_token: '[CLS]', mask_token: '[MASK]', pad_token: '[PAD]', sep_token: '[SEP]', unk_token: '[UNK]' }, null, 2)}\n`);

@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import { UserError } from '../src/errors.js';
 import { TASKS, detectTask, readDataset, type Dataset } from '../src/io/datasets.js';
 import { SHARED } from './helpers/fixtures.js';
+import { throwsUser } from './helpers/errors.js';
 
 const GLUE = path.resolve(SHARED, 'data', 'glue');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'repgeom-datasets-'));
@@ -23,14 +24,6 @@ function write(name: string, content: string): string {
   return file;
 }
 
-function throwsUser(fn: () => unknown, ...patterns: RegExp[]): void {
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(e instanceof UserError, `expected a UserError, got ${String(e)}`);
-    assert.ok(!e.message.includes('\n'), `message is not one line: ${e.message}`);
-    for (const p of patterns) assert.match(e.message, p);
-    return true;
-  });
-}
 
 const sum = (labels: (number | null)[] | null): number => labels!.reduce<number>((a, b) => a + (b ?? NaN), 0);
 

@@ -13,6 +13,7 @@ import { UserError } from '../src/errors.js';
 import { loadTokenizer, type EncodedBatch, type TextExample, type Tokenizer } from '../src/models/tokenizer.js';
 import { SHARED } from './helpers/fixtures.js';
 import { readNpyInt32 } from '../src/io/npy.js';
+import { throwsUser } from './helpers/errors.js';
 
 const MODEL = path.resolve(SHARED, 'models', 'tiny-bert-mlm');
 const REFERENCE = path.resolve(MODEL, 'reference');
@@ -37,15 +38,6 @@ function rowTokens(t: Tokenizer, enc: EncodedBatch, r: number): string[] {
 }
 const row = (a: Int32Array | Uint8Array, enc: EncodedBatch, r: number): number[] => [...a.subarray(r * enc.seqLen, (r + 1) * enc.seqLen)];
 
-/** Assert that `fn` throws a one-line UserError matching every pattern. */
-function throwsUser(fn: () => unknown, ...patterns: RegExp[]): void {
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(e instanceof UserError, `expected a UserError, got ${String(e)}`);
-    assert.ok(!e.message.includes('\n'), `message is not one line: ${e.message}`);
-    for (const p of patterns) assert.match(e.message, p);
-    return true;
-  });
-}
 
 /** A model folder in the temp dir with the given files (objects are written as JSON). */
 function folder(name: string, files: Record<string, string | object>): string {
