@@ -30,6 +30,7 @@ export { readDataset, detectTask, TASKS, type Dataset, type TaskName } from './i
 
 export { readConfig, type EncoderConfig, type ModelType } from './models/config.js';
 export { loadWeights, type EncoderWeights } from './models/weights.js';
+export { initialBertTensors, type BertShape } from './models/init.js';
 export { Encoder, type EncoderInputs, type ForwardOptions, type ForwardResult } from './models/encoder.js';
 export { EncoderPool } from './models/encoder-pool.js';
 export { loadTokenizer, type Tokenizer, type TextExample, type EncodedBatch } from './models/tokenizer.js';
