@@ -209,3 +209,31 @@ test('the embedded default (data/default, what npm start reports on) loads and r
   assert.equal(report.rows.length, 5);
   assert.equal(report.data.examples, 100);
 });
+
+test('bad weights through the command line: missing, misshapen, truncated — one line, exit 2', async () => {
+  const { openSafetensors, writeSafetensors } = await import('../src/io/safetensors.js');
+  const fixture = path.resolve(import.meta.dirname, 'fixtures', 'models', 'bert');
+  const vocab = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', ...'abcdefghijklmnopqrstuvwxyz'.split(''), ...'0123456789'.split('')].slice(0, 40);
+  const st = await openSafetensors(path.join(fixture, 'model.safetensors'));
+  const tensors = await Promise.all(st.entries.map(async (e) => ({ name: e.name, dtype: 'F32' as const, shape: e.shape, data: (await st.readTensor(e.name)).data as Float32Array })));
+  await st.close();
+  const text = out('letters.txt');
+  fs.writeFileSync(text, 'a b c\nd e\n');
+  const make = (name: string, edit: (t: typeof tensors) => typeof tensors) => {
+    const dir = out(name);
+    fs.mkdirSync(dir);
+    fs.copyFileSync(path.join(fixture, 'config.json'), path.join(dir, 'config.json'));
+    fs.writeFileSync(path.join(dir, 'vocab.txt'), vocab.join('\n'));
+    writeSafetensors(path.join(dir, 'model.safetensors'), edit(tensors));
+    return dir;
+  };
+  const args = (dir: string) => ['extract', '--model', dir, '--data', text, '--max-length', '16', '--out', out(`${path.basename(dir)}.arrow`), '--quiet'];
+  ok(args(make('letters-ok', (t) => t)));
+  userError(args(make('letters-missing', (t) => t.filter((x) => x.name !== 'bert.embeddings.LayerNorm.weight'))), /missing 1 tensor\(s\).*'bert\.embeddings\.LayerNorm\.weight'/);
+  userError(args(make('letters-misshapen', (t) => t.map((x) => (x.name === 'bert.encoder.layer.0.output.dense.weight' ? { ...x, shape: [x.shape[1], x.shape[0]] } : x)))), /'bert\.encoder\.layer\.0\.output\.dense\.weight' has shape \[16, 8\] but config\.json implies \[8, 16\]/);
+  const truncated = make('letters-truncated', (t) => t);
+  const file = path.join(truncated, 'model.safetensors');
+  fs.truncateSync(file, fs.statSync(file).size - 64);
+  userError(args(truncated), /truncated/);
+  assert.ok(!fs.existsSync(out('letters-truncated.arrow')));
+});
