@@ -201,6 +201,7 @@ export class Encoder {
     const c = this.config;
     const rows = B * T;
     const d = c.hiddenSize / c.numHeads;
+    // attention() and activate() return views into the kernels' memory; denseSync copies them into tfjs at once.
     const context = kernels.attention(this.denseSync(x, rows, layer.qkv), bias, B, T, c.numHeads, d, 1 / Math.sqrt(d));
     const attended = kernels.addLayerNorm(this.denseSync(context, rows, layer.attentionOutput), x, layer.attentionNorm.g, layer.attentionNorm.b, c.layerNormEps);
     const inner = activate(this.denseSync(attended, rows, layer.intermediate), c.hiddenAct);
@@ -343,7 +344,7 @@ function activation(tf: Tf, x: Tensor2D, kind: EncoderConfig['hiddenAct']): Tens
   }
 }
 
-/** The activation on the CPU path: GELUs in the kernels, relu/tanh in JS. */
+/** The activation on the CPU path: GELUs in the kernels (a view, see kernels.gelu), relu/tanh in JS. */
 function activate(x: Float32Array, kind: EncoderConfig['hiddenAct']): Float32Array {
   if (kind === 'gelu' || kind === 'gelu_new') return kernels.gelu(x, kind);
   return kind === 'relu' ? x.map((v) => (v > 0 ? v : 0)) : x.map(Math.tanh);
