@@ -122,7 +122,7 @@ function defaultTitle(checkpoints: CheckpointStates[], data: ReportData): string
 }
 
 /** The short text summary printed to the terminal. */
-export function summaryText(report: Report, out: string): string {
+function summaryText(report: Report, out: string): string {
   const f = (v: number | null, digits = 3) => (v === null ? '—' : v.toFixed(digits));
   const lines = [report.title, ''];
   const header = ['checkpoint', 'layer', 'points', 'IsoScore', 'IsoScore*', 'cos', 'TwoNN', 'PCA90', 'selfsim'];

@@ -53,10 +53,6 @@ export class EncoderPool {
     return pool;
   }
 
-  get size(): number {
-    return this.slots.length;
-  }
-
   /** Run one batch on the next free worker. */
   async forward(inputs: EncoderInputs, options: ForwardOptions): Promise<ForwardResult> {
     let slot = this.slots.find((s) => !s.busy);

@@ -103,10 +103,6 @@ export class Encoder {
     return this.w.pooler !== null;
   }
 
-  get hasMlmHead(): boolean {
-    return this.w.mlm !== null;
-  }
-
   /** All requested hidden states of one padded batch; memory is released before returning. */
   forward(inputs: EncoderInputs, options: ForwardOptions = {}): ForwardResult {
     const { tf, config: c } = this;

@@ -247,7 +247,7 @@ async function mapWeights(store: TensorStore, c: EncoderConfig): Promise<Encoder
     return { weight: await store.read(`${full}.weight`, [outputs, inputs]), bias: await store.read(`${full}.bias`, [outputs]), inputs, outputs };
   };
   const norm = async (base: string, size: number, absolute = false): Promise<NormWeights> => {
-    const [g, b] = absolute ? normNamesAbsolute(store, base, used) : normNames(base);
+    const [g, b] = normNames(base, absolute);
     return { gamma: await store.read(g, [size]), beta: await store.read(b, [size]) };
   };
 
@@ -291,11 +291,4 @@ async function mapWeights(store: TensorStore, c: EncoderConfig): Promise<Encoder
   }
   weights.unused = store.names().filter((n) => !used.has(n) && !n.endsWith('position_ids'));
   return weights;
-}
-
-function normNamesAbsolute(store: TensorStore, base: string, used: Set<string>): [string, string] {
-  const pair: [string, string] = store.has(`${base}.gamma`) ? [`${base}.gamma`, `${base}.beta`] : [`${base}.weight`, `${base}.bias`];
-  used.add(pair[0]);
-  used.add(pair[1]);
-  return pair;
 }
