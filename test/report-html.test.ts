@@ -344,6 +344,7 @@ describe('index.html', () => {
 describe('writeReport', () => {
   test('writes exactly report.json, layers.csv and index.html; report.json round-trips', async () => {
     const report = smallReport();
+    mkdirSync(join(tmp, 'nested'));
     const dir = join(tmp, 'nested', 'out');
     const { files } = await writeReport(dir, report);
     assert.deepEqual(files, ['report.json', 'layers.csv', 'index.html'].map((f) => join(dir, f)));
@@ -358,16 +359,18 @@ describe('writeReport', () => {
     await writeReport(dir, report);
     assert.equal(JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')).title, 'second');
     assert.deepEqual(readdirSync(dir).sort(), ['index.html', 'layers.csv', 'report.json']);
+    assert.deepEqual(readdirSync(join(tmp, 'nested')), ['out'], 'no temporary folder left');
   });
 
-  test('a file that cannot be written is a UserError and leaves no temporary file', async () => {
+  test('a folder that is not a report, or a path under a file, is a UserError and nothing is written', async () => {
     const dir = join(tmp, 'blocked');
     mkdirSync(join(dir, 'index.html'), { recursive: true }); // a folder where the page should go
-    await assert.rejects(writeReport(dir, smallReport()), (e: unknown) => e instanceof UserError && /cannot write .*index\.html/.test((e as Error).message));
-    assert.deepEqual(readdirSync(dir).filter((f) => f.includes('.tmp-')), []);
+    await assert.rejects(writeReport(dir, smallReport()), (e: unknown) => e instanceof UserError && /not only a repgeom report \(it holds index\.html\)/.test((e as Error).message));
+    assert.deepEqual(readdirSync(dir), ['index.html']);
+    assert.deepEqual(readdirSync(tmp).filter((f) => f.includes('.tmp-')), []);
     const file = join(tmp, 'a-file');
     writeFileSync(file, 'x');
-    await assert.rejects(writeReport(join(file, 'sub'), smallReport()), (e: unknown) => e instanceof UserError && /cannot create the report folder/.test((e as Error).message));
+    await assert.rejects(writeReport(join(file, 'sub'), smallReport()), (e: unknown) => e instanceof UserError && /a-file is not a folder/.test((e as Error).message));
   });
 });
 

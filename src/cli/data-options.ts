@@ -3,11 +3,11 @@
  * examples come from and how they are tokenized and selected.
  */
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import type { Argv } from 'yargs';
 import { TASKS, readDataset, type Dataset, type TaskName } from '../io/datasets.js';
 import { TOKEN_SELECTIONS, type ExtractOptions, type TokenSelection } from '../models/extract.js';
-import { UserError, check } from '../errors.js';
+import { UserError } from '../errors.js';
+import type { CommandInputs } from '../io/safe-output.js';
 import { parseIntegerList, positiveInteger } from './common.js';
 
 export interface DataFlags {
@@ -60,10 +60,11 @@ export function extractOptionsFromFlags(argv: DataFlags): Omit<ExtractOptions, '
   };
 }
 
-/** The folder an output goes into must exist (we create files, not parent folders, for single outputs). */
-export function checkOutputFolder(file: string, flag: string): void {
-  const dir = path.dirname(path.resolve(file));
-  check(fs.existsSync(dir) && fs.statSync(dir).isDirectory(), `${flag} ${file}: the folder ${dir} does not exist`);
+/** What a data-reading command reads, for the output checks: the data (file or folder) and the model folders. */
+export function dataInputs(argv: DataFlags, modelDirs: readonly string[]): CommandInputs {
+  const data = argv.data;
+  const dataIsFolder = data !== undefined && fs.existsSync(data) && fs.statSync(data).isDirectory();
+  return { files: dataIsFolder ? [] : [data], folders: [...modelDirs, ...(dataIsFolder ? [data] : [])] };
 }
 
 /** Arrow metadata describing the data. */

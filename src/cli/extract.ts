@@ -3,7 +3,8 @@ import type { Argv, ArgumentsCamelCase, CommandModule } from 'yargs';
 import { extractToFile } from '../models/extract.js';
 import { createProgress } from './progress.js';
 import { VERSION } from './common.js';
-import { checkOutputFolder, dataMetadata, extractOptionsFromFlags, readDataFlags, withDataFlags, type DataFlags } from './data-options.js';
+import { planFileOutput } from '../io/safe-output.js';
+import { dataInputs, dataMetadata, extractOptionsFromFlags, readDataFlags, withDataFlags, type DataFlags } from './data-options.js';
 
 interface ExtractArgs extends DataFlags {
   model: string;
@@ -20,12 +21,12 @@ export const extractCommand: CommandModule<object, ExtractArgs> = {
     .option('quiet', { type: 'boolean', default: false, describe: 'no progress output' }) as unknown as Argv<ExtractArgs>,
   handler: async (argv: ArgumentsCamelCase<ExtractArgs>) => {
     const options = extractOptionsFromFlags(argv);
-    checkOutputFolder(argv.out, '--out');
+    const out = planFileOutput(argv.out, '--out', dataInputs(argv, [argv.model]));
     const dataset = readDataFlags(argv);
     for (const w of dataset.warnings) process.stderr.write(`repgeom: warning: ${w}\n`);
     const progress = createProgress(process.stderr, argv.quiet, 'examples');
     const summary = await extractToFile({
-      modelDir: argv.model, examples: dataset.examples, out: argv.out, version: VERSION, metadata: dataMetadata(dataset),
+      modelDir: argv.model, examples: dataset.examples, out, version: VERSION, metadata: dataMetadata(dataset),
       options: { ...options, onProgress: (done, total) => progress.update('extract', done, total) },
     });
     progress.done();

@@ -14,8 +14,32 @@ import { VERSION } from './common.js';
 
 const EXIT_USAGE = 2;
 
+/** Longest error line printed: a file name with a newline or a 1 MB header must not fill the screen. */
+const MAX_MESSAGE = 600;
+
+/** The contract: one line, of a length a person reads. */
+export function oneLine(message: string): string {
+  const flat = message.replace(/[\r\n\t\v\f]+/g, ' ').replace(/[\x00-\x08\x0e-\x1f\x7f]/g, '?');
+  return flat.length <= MAX_MESSAGE ? flat : `${flat.slice(0, MAX_MESSAGE - 40)} … (${flat.length - MAX_MESSAGE + 40} more characters)`;
+}
+
+/**
+ * Output to a closed pipe (`| head`) ends quietly with status 0; any other failure to write
+ * stdout (`> /dev/full`) is one line and status 2, never an unhandled 'error' event.
+ */
+function guardStandardStreams(): void {
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+    process.stderr.write(`repgeom: cannot write the output to stdout (${e.code ?? e.message}); check where it goes or use --out\n`);
+    process.exit(EXIT_USAGE);
+  });
+  // Progress and messages are best effort: a closed stderr must not crash the run.
+  process.stderr.on('error', () => {});
+}
+
 export async function main(argv: string[]): Promise<void> {
   const debug = argv.includes('--debug');
+  guardStandardStreams();
   try {
     await yargs(argv)
       .scriptName('repgeom')
@@ -37,7 +61,7 @@ export async function main(argv: string[]): Promise<void> {
       .parseAsync();
   } catch (e) {
     if (e instanceof UserError) {
-      process.stderr.write(`repgeom: ${e.message}\n`);
+      process.stderr.write(`repgeom: ${oneLine(e.message)}\n`);
       if (debug) process.stderr.write(`${e.stack}\n`);
       process.exitCode = EXIT_USAGE;
       return;

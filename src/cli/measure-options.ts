@@ -50,6 +50,12 @@ export function withMeasureFlags<T>(y: Argv<T>, defaults: { twonnSubsets: number
     .option('products', { type: 'string', default: 'auto', choices: ['auto', 'float32', 'float64'], describe: 'kernel of the O(N·d²) products: float32 through tfjs, exact float64, or auto (float32 from d = 256)' });
 }
 
+/** The files the metric flags read (C0 sources) plus `files`, for the output checks. */
+export function measureInputs(argv: MeasureFlags, files: readonly string[]): string[] {
+  const c0File = argv.c0 !== 'self' && argv.c0 !== 'identity' ? argv.c0 : undefined;
+  return [...files, ...[c0File, argv.c0Points].filter((f): f is string => typeof f === 'string')];
+}
+
 /** Validate the metric flags and turn them into MeasureOptions (without layers and progress). */
 export async function measureOptionsFromArgs(argv: MeasureFlags): Promise<Omit<MeasureOptions, 'layers' | 'onProgress'>> {
   const metrics = parseMetrics(argv.metrics);

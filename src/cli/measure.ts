@@ -5,7 +5,8 @@ import { measure, type MeasureResult, type LayerMeasures } from '../metrics/meas
 import { createProgress } from './progress.js';
 import { emit, toCsv, toTable } from './output.js';
 import { VERSION, parseIntegerList } from './common.js';
-import { measureOptionsFromArgs, withMeasureFlags, type MeasureFlags } from './measure-options.js';
+import { measureInputs, measureOptionsFromArgs, withMeasureFlags, type MeasureFlags } from './measure-options.js';
+import { planFileOutput } from '../io/safe-output.js';
 
 interface MeasureArgs extends MeasureFlags {
   file: string;
@@ -26,6 +27,7 @@ export const measureCommand: CommandModule<object, MeasureArgs> = {
     .option('quiet', { type: 'boolean', default: false, describe: 'no progress output' }) as unknown as Argv<MeasureArgs>,
   handler: async (argv: ArgumentsCamelCase<MeasureArgs>) => {
     const layers = argv.layers === 'all' ? undefined : parseIntegerList(argv.layers, '--layers');
+    const out = argv.out === undefined ? undefined : planFileOutput(argv.out, '--out', { files: measureInputs(argv, [argv.file]) });
     const options = await measureOptionsFromArgs(argv);
     const hs = await openHiddenStates(argv.file);
     try {
@@ -36,7 +38,7 @@ export const measureCommand: CommandModule<object, MeasureArgs> = {
         onProgress: (label, done, total) => progress.update(label, done, total),
       });
       progress.done();
-      await emit(render(result, hs, argv), argv.out);
+      emit(render(result, hs, argv), out);
     } finally {
       await hs.close();
     }

@@ -1,22 +1,11 @@
-/** Writing command output: to stdout, or to a file through a temporary name and a rename. */
-import { promises as fs } from 'node:fs';
-import { dirname, basename, join } from 'node:path';
-import { UserError } from '../errors.js';
+/** Writing command output: to stdout, or to a file through the one safe output path (io/safe-output). */
+import { writeOutputFile, type FileOutputPlan } from '../io/safe-output.js';
 
-/** Write `text` to `path` atomically (never a half-written file), or to stdout when path is undefined. */
-export async function emit(text: string, path: string | undefined): Promise<void> {
-  if (path === undefined) {
-    process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
-    return;
-  }
-  const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}`);
-  try {
-    await fs.writeFile(tmp, text.endsWith('\n') ? text : `${text}\n`);
-    await fs.rename(tmp, path);
-  } catch (e) {
-    await fs.rm(tmp, { force: true });
-    throw new UserError(`cannot write ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
+/** Write `text` (plus a final newline) to the planned file, or to stdout when there is no plan. */
+export function emit(text: string, out: FileOutputPlan | undefined): void {
+  const body = text.endsWith('\n') ? text : `${text}\n`;
+  if (out === undefined) process.stdout.write(body);
+  else writeOutputFile(out, [body]);
 }
 
 type Row = Record<string, string | number | null | undefined>;

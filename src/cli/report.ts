@@ -9,14 +9,15 @@ import * as path from 'node:path';
 import type { Argv, ArgumentsCamelCase, CommandModule } from 'yargs';
 import { extractToFile } from '../models/extract.js';
 import { buildReport, type CheckpointStates } from '../report/build.js';
-import { writeReport } from '../report/write.js';
+import { STATES_FOLDER, whyNotReportFolder, writeReportFiles } from '../report/write.js';
+import { StagedFolder, planFolderOutput } from '../io/safe-output.js';
 import type { Report, ReportData } from '../report/model.js';
 import { openArrowStates } from '../io/arrow.js';
 import { check } from '../errors.js';
 import { createProgress } from './progress.js';
 import { VERSION, parseIntegerList } from './common.js';
-import { dataMetadata, extractOptionsFromFlags, readDataFlags, withDataFlags, type DataFlags } from './data-options.js';
-import { measureOptionsFromArgs, withMeasureFlags, type MeasureFlags } from './measure-options.js';
+import { dataInputs, dataMetadata, extractOptionsFromFlags, readDataFlags, withDataFlags, type DataFlags } from './data-options.js';
+import { measureInputs, measureOptionsFromArgs, withMeasureFlags, type MeasureFlags } from './measure-options.js';
 
 interface ReportArgs extends DataFlags, MeasureFlags {
   model?: string;
@@ -37,53 +38,71 @@ export const reportCommand: CommandModule<object, ReportArgs> = {
     .option('quiet', { type: 'boolean', default: false, describe: 'no progress output' }) as unknown as Argv<ReportArgs>,
   handler: async (argv: ArgumentsCamelCase<ReportArgs>) => {
     check(!!argv.model !== !!argv.states, 'give either --model (with --data) or --states');
+    const models = argv.model ? splitList(argv.model, '--model') : [];
+    const statesFiles = argv.states ? splitList(argv.states, '--states') : [];
+    const data = dataInputs(argv, models);
+    const inputs = { files: [...measureInputs(argv, statesFiles), ...(data.files ?? [])], folders: data.folders };
+    const plan = planFolderOutput(argv.out, '--out', inputs, whyNotReportFolder);
     const measureOptions = await measureOptionsFromArgs(argv);
     const layers = argv.layers === 'all' ? undefined : parseIntegerList(argv.layers, '--layers');
-    const progress = createProgress(process.stderr, argv.quiet);
-    const out = argv.out;
-    let checkpoints: CheckpointStates[];
-    let data: ReportData;
-    if (argv.model) {
-      const extract = extractOptionsFromFlags(argv);
-      const dataset = readDataFlags(argv);
-      for (const w of dataset.warnings) process.stderr.write(`repgeom: warning: ${w}\n`);
-      const models = splitList(argv.model, '--model');
-      const names = checkpointNames(models);
-      fs.mkdirSync(path.join(out, 'states'), { recursive: true });
-      const extractProgress = createProgress(process.stderr, argv.quiet, 'examples');
-      checkpoints = [];
-      for (const [i, model] of models.entries()) {
-        const states = path.join(out, 'states', `${names[i]}.arrow`);
-        const summary = await extractToFile({
-          modelDir: model, examples: dataset.examples, out: states, version: VERSION, metadata: dataMetadata(dataset),
-          options: { ...extract, onProgress: (done, total) => extractProgress.update(`extract ${names[i]}`, done, total) },
-        });
-        extractProgress.done();
-        checkpoints.push({ name: names[i], modelPath: model, modelType: summary.modelType, states });
-      }
-      data = { path: dataset.path, task: dataset.task, split: dataset.split, examples: dataset.examples.length, tokens: extract.tokens, maxLength: extract.maxLength };
-    } else {
-      const files = splitList(argv.states!, '--states');
-      const names = checkpointNames(files.map((f) => f.replace(/\.[^.]+$/, '')));
-      checkpoints = files.map((f, i) => ({ name: names[i], modelPath: null, modelType: null, states: f }));
-      data = await dataFromStates(files[0]);
+    const extract = models.length > 0 ? extractOptionsFromFlags(argv) : undefined;
+    const staged = new StagedFolder(plan);
+    try {
+      const report = await buildFromFlags(argv, { models, statesFiles, extract, measureOptions, layers, out: staged.dir });
+      await writeReportFiles(staged.dir, report);
+      staged.commit();
+      process.stdout.write(summaryText(report, argv.out));
+    } catch (e) {
+      staged.abort();
+      throw e;
     }
-    fs.mkdirSync(out, { recursive: true });
-    const report = await buildReport({
-      title: argv.title ?? defaultTitle(checkpoints, data), version: VERSION, reportDir: out, data, checkpoints,
-      measureOptions: { ...measureOptions, layers },
-      options: {
-        zeta: measureOptions.zeta, c0: argv.c0Points ?? argv.c0, transform: argv.transform, sample: measureOptions.sample, seed: measureOptions.seed,
-        twoNNSubsets: measureOptions.twoNNSubsets, duplicates: measureOptions.duplicates, mleK: measureOptions.mleK, layers: argv.layers,
-        specialTokens: argv.specialTokens,
-      },
-      onProgress: (label, done, total) => progress.update(label, done, total),
-    });
-    progress.done();
-    await writeReport(out, report);
-    process.stdout.write(summaryText(report, out));
   },
 };
+
+/** Extract (or read) the states of every checkpoint into the (staged) report folder and measure them. */
+async function buildFromFlags(argv: ReportArgs, run: {
+  models: string[]; statesFiles: string[]; extract: ReturnType<typeof extractOptionsFromFlags> | undefined;
+  measureOptions: Awaited<ReturnType<typeof measureOptionsFromArgs>>; layers: number[] | undefined; out: string;
+}): Promise<Report> {
+  const { models, statesFiles, extract, measureOptions, layers, out } = run;
+  const progress = createProgress(process.stderr, argv.quiet);
+  let checkpoints: CheckpointStates[];
+  let data: ReportData;
+  if (extract) {
+    const dataset = readDataFlags(argv);
+    for (const w of dataset.warnings) process.stderr.write(`repgeom: warning: ${w}\n`);
+    const names = checkpointNames(models);
+    fs.mkdirSync(path.join(out, STATES_FOLDER));
+    const extractProgress = createProgress(process.stderr, argv.quiet, 'examples');
+    checkpoints = [];
+    for (const [i, model] of models.entries()) {
+      const states = path.join(out, STATES_FOLDER, `${names[i]}.arrow`);
+      const summary = await extractToFile({
+        modelDir: model, examples: dataset.examples, out: states, version: VERSION, metadata: dataMetadata(dataset),
+        options: { ...extract, onProgress: (done, total) => extractProgress.update(`extract ${names[i]}`, done, total) },
+      });
+      extractProgress.done();
+      checkpoints.push({ name: names[i], modelPath: model, modelType: summary.modelType, states });
+    }
+    data = { path: dataset.path, task: dataset.task, split: dataset.split, examples: dataset.examples.length, tokens: extract.tokens, maxLength: extract.maxLength };
+  } else {
+    const names = checkpointNames(statesFiles.map((f) => f.replace(/\.[^.]+$/, '')));
+    checkpoints = statesFiles.map((f, i) => ({ name: names[i], modelPath: null, modelType: null, states: f }));
+    data = await dataFromStates(statesFiles[0]);
+  }
+  const report = await buildReport({
+    title: argv.title ?? defaultTitle(checkpoints, data), version: VERSION, reportDir: out, data, checkpoints,
+    measureOptions: { ...measureOptions, layers },
+    options: {
+      zeta: measureOptions.zeta, c0: argv.c0Points ?? argv.c0, transform: argv.transform, sample: measureOptions.sample, seed: measureOptions.seed,
+      twoNNSubsets: measureOptions.twoNNSubsets, duplicates: measureOptions.duplicates, mleK: measureOptions.mleK, layers: argv.layers,
+      specialTokens: argv.specialTokens,
+    },
+    onProgress: (label, done, total) => progress.update(label, done, total),
+  });
+  progress.done();
+  return report;
+}
 
 function splitList(text: string, flag: string): string[] {
   const items = text.split(',').map((s) => s.trim()).filter(Boolean);

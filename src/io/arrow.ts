@@ -9,14 +9,14 @@
  * reads through its AsyncRandomAccessFile); given a stream or async iterable of chunks its file
  * reader first concatenates the whole input, so this module always passes it a FileHandle.
  */
-import * as fs from 'node:fs';
 import {
   AsyncByteQueue, DataType, Field, FixedSizeList, Float32, Int16, Int32, RecordBatch,
   Precision, RecordBatchFileWriter, RecordBatchReader, Schema, Struct, makeData, type Int,
 } from 'apache-arrow';
 import { UserError } from '../errors.js';
 import { countLayersFromFooter, type LayerCounts } from './arrow-layer-count.js';
-import { openForReading, tempPathFor, writeAll } from './file-io.js';
+import { openForReading } from './file-io.js';
+import { OutputFile, planFileOutput, type FileOutputPlan } from './safe-output.js';
 
 export interface ArrowRowsToWrite {
   layer: Int16Array | readonly number[];
@@ -36,13 +36,13 @@ export interface ArrowHiddenStatesWriter {
   abort(): void;
 }
 
-/** Sink that writes apache-arrow's output synchronously to a file, so nothing queues in memory. */
+/** Sink that writes apache-arrow's output synchronously to the output file, so nothing queues in memory. */
 class FileSink extends AsyncByteQueue {
-  constructor(private readonly fd: number) {
+  constructor(private readonly file: OutputFile) {
     super();
   }
   override write(chunk: Uint8Array): void {
-    writeAll(this.fd, chunk);
+    this.file.write(chunk);
   }
 }
 
@@ -70,16 +70,18 @@ function typed<T extends Int16Array | Int32Array>(ctor: { from(v: ArrayLike<numb
 }
 
 /**
- * Stream hidden states into `path` (Arrow IPC file). Data goes to `<path>.tmp-<pid>` and is
- * renamed to `path` by `close()`, so an interrupted run never leaves a half file.
+ * Stream hidden states into `out` (Arrow IPC file) through the safe output path: a temporary
+ * name renamed into place by `close()`, so an interrupted run never leaves a half file. `out` is
+ * a path, or a plan made by `planFileOutput` before the work started.
  */
-export function createArrowWriter(path: string, dim: number, metadata: Record<string, string> = {}): ArrowHiddenStatesWriter {
+export function createArrowWriter(out: string | FileOutputPlan, dim: number, metadata: Record<string, string> = {}): ArrowHiddenStatesWriter {
   if (!Number.isInteger(dim) || dim <= 0) throw new RangeError(`createArrowWriter: dim ${dim} is not a positive integer`);
   const schema = hiddenStatesSchema(dim, metadata);
-  const tmp = tempPathFor(path);
-  const fd = fs.openSync(tmp, 'w');
+  const plan = typeof out === 'string' ? planFileOutput(out, 'output file') : out;
+  const path = plan.path;
+  const file = OutputFile.open(plan);
   const writer = new RecordBatchFileWriter();
-  writer.reset(new FileSink(fd), schema);
+  writer.reset(new FileSink(file), schema);
   let open = true;
   const ensureOpen = () => {
     if (!open) throw new Error(`arrow writer for ${path} is already closed`);
@@ -109,14 +111,12 @@ export function createArrowWriter(path: string, dim: number, metadata: Record<st
       ensureOpen();
       open = false;
       writer.close(); // writes the footer and the closing magic through the sink
-      fs.closeSync(fd);
-      fs.renameSync(tmp, path);
+      file.commit();
     },
     abort() {
       if (!open) return;
       open = false;
-      fs.closeSync(fd);
-      fs.rmSync(tmp, { force: true });
+      file.abort();
     },
   };
 }

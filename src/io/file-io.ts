@@ -3,10 +3,10 @@
  * positioned reads that never touch more than asked, and atomic writes (temp name + rename) so an
  * interrupted run never leaves a half-written output file.
  */
-import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as os from 'node:os';
 import { UserError } from '../errors.js';
+import { planFileOutput, writeOutputFile } from './safe-output.js';
 
 /** Node refuses single reads above 2 GiB; stay well below so huge blocks still read. */
 const MAX_READ_CHUNK = 1 << 30;
@@ -72,30 +72,10 @@ export async function readFloats<T extends Float32Array | Float64Array>(
   return out;
 }
 
-/** Write `chunks` to `path` through `<path>.tmp-<pid>` and a rename, so readers never see a partial file. */
-export function writeFileAtomic(path: string, chunks: readonly Uint8Array[]): void {
-  const tmp = tempPathFor(path);
-  const fd = fs.openSync(tmp, 'w');
-  try {
-    for (const chunk of chunks) writeAll(fd, chunk);
-    fs.closeSync(fd);
-  } catch (e) {
-    fs.closeSync(fd);
-    fs.rmSync(tmp, { force: true });
-    throw e;
-  }
-  fs.renameSync(tmp, path);
-}
-
-/** The temporary name an output file is written under until it is complete. */
-export function tempPathFor(path: string): string {
-  return `${path}.tmp-${process.pid}`;
-}
-
-/** fs.writeSync may write less than asked; loop until the whole chunk is on disk. */
-export function writeAll(fd: number, chunk: Uint8Array): void {
-  let done = 0;
-  while (done < chunk.byteLength) {
-    done += fs.writeSync(fd, chunk, done, Math.min(chunk.byteLength - done, MAX_READ_CHUNK));
-  }
+/**
+ * Write `chunks` as the whole of `path` through the one safe output path (a temporary name and a
+ * rename for a regular file; see safe-output.ts). `label` names the output in messages.
+ */
+export function writeFileAtomic(path: string, chunks: readonly Uint8Array[], label = 'output file'): void {
+  writeOutputFile(planFileOutput(path, label), chunks);
 }

@@ -11,8 +11,10 @@
  *   `token_id` are −1 there, as the row is no single token.
  */
 import { createArrowWriter, type ArrowHiddenStatesWriter } from '../io/arrow.js';
+import type { FileOutputPlan } from '../io/safe-output.js';
 import { UserError } from '../errors.js';
 import { availableParallelism } from 'node:os';
+import { yieldToEventLoop } from '../backend/yield.js';
 import { Encoder, type EncoderInputs, type ForwardOptions, type ForwardResult } from './encoder.js';
 import { EncoderPool } from './encoder-pool.js';
 import { loadTokenizer, type EncodedBatch, type TextExample, type Tokenizer } from './tokenizer.js';
@@ -105,6 +107,7 @@ export async function extractHiddenStates(
       const inputs = { batch: encoded.batch, seqLen: encoded.seqLen, inputIds: encoded.inputIds, attentionMask: encoded.attentionMask, tokenTypeIds: encoded.tokenTypeIds };
       inFlight.push(forward(inputs, { layers }).then((result) => ({ encoded, first, result })));
       if (inFlight.length >= parallel) write(await inFlight.shift()!);
+      await yieldToEventLoop();
     }
     while (inFlight.length > 0) write(await inFlight.shift()!);
   } finally {
@@ -176,7 +179,8 @@ function gatherRows(states: Float32Array, dim: number, s: Selection, tokens: Tok
 export interface ExtractFileInput {
   modelDir: string;
   examples: readonly TextExample[];
-  out: string;
+  /** The Arrow file to write: a path, or a plan checked before the work started (io/safe-output). */
+  out: string | FileOutputPlan;
   options: ExtractOptions;
   /** Recorded in the Arrow schema metadata next to the model and options. */
   metadata?: Record<string, string>;

@@ -1,45 +1,63 @@
-/** Writes a report folder: report.json, layers.csv and index.html, each atomically. */
-import { mkdirSync, rmSync } from 'node:fs';
+/** Writes a report folder: report.json, layers.csv and index.html. */
+import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { UserError } from '../errors.js';
-import { tempPathFor, writeFileAtomic } from '../io/file-io.js';
+import { writeFileAtomic } from '../io/file-io.js';
+import { StagedFolder, planFolderOutput } from '../io/safe-output.js';
 import type { Report } from './model.js';
 import { layersCsv } from './csv.js';
 import { reportHtml } from './html.js';
 
 export const REPORT_FILES = ['report.json', 'layers.csv', 'index.html'] as const;
+/** The folder of a report that holds the extracted hidden states. */
+export const STATES_FOLDER = 'states';
 
 /**
- * Create `dir` (and its parents) and write the three report files into it, each through a
- * temporary name and a rename. Returns the paths written, in the order of REPORT_FILES. The
- * page is rendered before anything is written, so a chart that fails leaves no file behind.
+ * Write a report folder at `dir` safely: staged beside it and swapped in whole (io/safe-output),
+ * replacing only an earlier report. Returns the paths written, in the order of REPORT_FILES.
  */
-export async function writeReport(dir: string, report: Report): Promise<{ files: string[] }> {
+export async function writeReport(dir: string, report: Report, flag = 'report folder'): Promise<{ files: string[] }> {
+  const staged = new StagedFolder(planFolderOutput(dir, flag, {}, whyNotReportFolder));
+  try {
+    await writeReportFiles(staged.dir, report);
+    staged.commit();
+  } catch (e) {
+    staged.abort();
+    throw e;
+  }
+  return { files: REPORT_FILES.map((name) => join(dir, name)) };
+}
+
+/**
+ * Write the three report files into the existing folder `dir` (a staged folder, swapped into
+ * place by the caller). The page is rendered before anything is written.
+ */
+export async function writeReportFiles(dir: string, report: Report): Promise<{ files: string[] }> {
   const contents: Record<(typeof REPORT_FILES)[number], string> = {
     'report.json': `${JSON.stringify(report, null, 2)}\n`,
     'layers.csv': layersCsv(report),
     'index.html': await reportHtml(report),
   };
-  try {
-    mkdirSync(dir, { recursive: true });
-  } catch (e) {
-    throw new UserError(`cannot create the report folder ${dir}: ${errorCode(e)}; choose another --out`);
-  }
-  const files: string[] = [];
   const encoder = new TextEncoder();
-  for (const name of REPORT_FILES) {
-    const path = join(dir, name);
-    try {
-      writeFileAtomic(path, [encoder.encode(contents[name])]);
-    } catch (e) {
-      rmSync(tempPathFor(path), { force: true }); // a failed rename leaves the temporary file
-      throw new UserError(`cannot write ${path}: ${errorCode(e)}; check the permissions and free space of ${dir}`);
-    }
-    files.push(path);
-  }
+  const files = REPORT_FILES.map((name) => join(dir, name));
+  REPORT_FILES.forEach((name, i) => writeFileAtomic(files[i], [encoder.encode(contents[name])], '--out'));
   return { files };
 }
 
-function errorCode(e: unknown): string {
-  return (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+/**
+ * Null when `dir` holds nothing but an earlier report (its files and states/*.arrow), so replacing
+ * it loses nothing the user made; else why it is not one.
+ */
+export function whyNotReportFolder(dir: string): string | null {
+  const known = new Set<string>(REPORT_FILES);
+  for (const name of readdirSync(dir)) {
+    const full = join(dir, name);
+    if (known.has(name) && statSync(full).isFile()) continue;
+    if (name === STATES_FOLDER && statSync(full).isDirectory()) {
+      const other = readdirSync(full).find((f) => !f.endsWith('.arrow'));
+      if (other === undefined) continue;
+      return `is not only a repgeom report (it holds ${STATES_FOLDER}/${other})`;
+    }
+    return `is not only a repgeom report (it holds ${name})`;
+  }
+  return null;
 }
