@@ -10,6 +10,11 @@ import { getTf } from '../src/backend/tf.js';
 import { isoScoreStar, isoScoreStarLoss } from '../src/metrics/isoscore-star.js';
 import { accumulate } from '../src/metrics/covariance.js';
 import { gaussianMatrix } from './helpers/fixtures.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { openSafetensors } from '../src/io/safetensors.js';
+
+const TRAINING = join(import.meta.dirname, 'fixtures', 'training');
 
 for (const c0Kind of ['matrix', 'identity'] as const) {
   test(`analytic gradient matches finite differences (C0 ${c0Kind}, ζ = 0.3)`, async () => {
@@ -54,4 +59,27 @@ test('raising IsoScore⋆ by gradient ascent makes the cloud more isotropic', as
   }
   const end = loss(x).dataSync()[0];
   assert.ok(end > start + 0.3, `${start} -> ${end}`);
+});
+
+test('the I-STAR penalty gradient equals PyTorch autograd through the eigenvalues (tiny-bert-mlm cloud)', async () => {
+  // test/fixtures/training (scripts/make-training-fixtures.py): 270 token states of layers 1..2,
+  // C0, and d[λ(1 − IsoScore⋆)]/dX by torch autograd through eigvalsh in float64 (stored float32).
+  // Tolerance: tfjs computes in float32 over a 128×128 Σ, so entries agree to ~1e-4 of the largest.
+  const { tf } = await getTf();
+  const meta = JSON.parse(readFileSync(join(TRAINING, 'tiny-bert-grads.json'), 'utf8'));
+  const file = await openSafetensors(join(TRAINING, 'tiny-bert-grads.safetensors'));
+  const [points, c0, expected] = await Promise.all(['istar.points', 'istar.c0', 'istar.penalty_grad'].map(async (n) => (await file.readTensor(n))));
+  await file.close();
+  const [n, d] = points.shape;
+  const lambda = meta.lambda_istar as number;
+  const star = isoScoreStarLoss(tf, tf.tensor2d(Float32Array.from(c0.data), [d, d]), meta.zeta);
+  const xt = tf.tensor2d(Float32Array.from(points.data), [n, d]);
+  assert.ok(Math.abs(star(xt).dataSync()[0] - meta.values.istar.value) <= 1e-6);
+  // d[λ(1 − ι)]/dX = −λ dι/dX
+  const grad = tf.grad((t) => star(t as Tensor2D))(xt).dataSync().map((g) => -lambda * g);
+  const scale = Math.max(...Array.from(expected.data, Math.abs));
+  assert.ok(scale > 1e-4, 'the gradient is not trivially zero');
+  let worst = 0;
+  for (let i = 0; i < grad.length; i++) worst = Math.max(worst, Math.abs(grad[i] - expected.data[i]));
+  assert.ok(worst <= 1e-4 * scale, `worst entry error ${worst} against the largest entry ${scale}`);
 });
