@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Argv, ArgumentsCamelCase, CommandModule } from 'yargs';
 import { extractToFile } from '../models/extract.js';
+import { checkModel } from '../models/check.js';
 import { buildReport, type CheckpointStates } from '../report/build.js';
 import { writeReport } from '../report/write.js';
 import type { Report, ReportData } from '../report/model.js';
@@ -36,7 +37,7 @@ export const reportCommand: CommandModule<object, ReportArgs> = {
     .option('title', { type: 'string', describe: 'title of the page (default: the models and data)' })
     .option('quiet', { type: 'boolean', default: false, describe: 'no progress output' }) as unknown as Argv<ReportArgs>,
   handler: async (argv: ArgumentsCamelCase<ReportArgs>) => {
-    check(!!argv.model !== !!argv.states, 'give either --model (with --data) or --states');
+    check(!!argv.model !== !!argv.states, 'give either --model (with --data) or --states, not both or neither');
     const measureOptions = await measureOptionsFromArgs(argv);
     const layers = argv.layers === 'all' ? undefined : parseIntegerList(argv.layers, '--layers');
     const progress = createProgress(process.stderr, argv.quiet);
@@ -46,16 +47,19 @@ export const reportCommand: CommandModule<object, ReportArgs> = {
     if (argv.model) {
       const extract = extractOptionsFromFlags(argv);
       const dataset = readDataFlags(argv);
-      for (const w of dataset.warnings) process.stderr.write(`repgeom: warning: ${w}\n`);
       const models = splitList(argv.model, '--model');
       const names = checkpointNames(models);
+      // Every folder is checked before the first model runs: a typo in the last costs nothing.
+      const checked = [];
+      for (const model of models) checked.push(await checkModel(model, extract, dataset.examples.length));
+      for (const w of new Set([...dataset.warnings, ...checked.flatMap((c) => c.warnings)])) process.stderr.write(`repgeom: warning: ${w}\n`);
       fs.mkdirSync(path.join(out, 'states'), { recursive: true });
       const extractProgress = createProgress(process.stderr, argv.quiet, 'examples');
       checkpoints = [];
       for (const [i, model] of models.entries()) {
         const states = path.join(out, 'states', `${names[i]}.arrow`);
         const summary = await extractToFile({
-          modelDir: model, examples: dataset.examples, out: states, version: VERSION, metadata: dataMetadata(dataset),
+          modelDir: model, model: checked[i], examples: dataset.examples, out: states, version: VERSION, metadata: dataMetadata(dataset),
           options: { ...extract, onProgress: (done, total) => extractProgress.update(`extract ${names[i]}`, done, total) },
         });
         extractProgress.done();
@@ -87,7 +91,7 @@ export const reportCommand: CommandModule<object, ReportArgs> = {
 
 function splitList(text: string, flag: string): string[] {
   const items = text.split(',').map((s) => s.trim()).filter(Boolean);
-  check(items.length > 0, `${flag} is empty`);
+  check(items.length > 0, `${flag} is empty; give one or more comma-separated paths`);
   return items;
 }
 
