@@ -229,7 +229,7 @@ export interface WeightsPlan {
 
 type Reader = (name: string, shape: readonly number[]) => Promise<Float32Array>;
 
-/** Check a checkpoint against its config without reading tensor data (missing tensors, shapes, memory). */
+/** Check a checkpoint against its config without reading tensor data: missing tensors and shapes (memory: checkWeightsFit). */
 export async function inspectWeights(dir: string, config: EncoderConfig): Promise<WeightsPlan> {
   const store = await TensorStore.open(dir);
   try {
