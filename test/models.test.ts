@@ -21,7 +21,12 @@ import { readNpy, readNpyInt32 } from '../src/io/npy.js';
 import { openSafetensors, writeSafetensors, type TensorToWrite } from '../src/io/safetensors.js';
 import { halfToFloat32, bfloat16ToFloat32 } from '../src/io/half.js';
 import { UserError } from '../src/errors.js';
+import { normaliseConfig, readConfig } from '../src/models/config.js';
+import { inspectWeights } from '../src/models/weights.js';
+import { planWorkers } from '../src/models/encoder-pool.js';
+import { availableParallelism } from 'node:os';
 import { SHARED } from './helpers/fixtures.js';
+import { throwsUser } from './helpers/errors.js';
 
 const TINY = path.resolve(SHARED, 'models', 'tiny-bert-mlm');
 const REFERENCE = path.resolve(TINY, 'reference');
@@ -260,7 +265,7 @@ test('bad checkpoints: each a one-line error naming the problem', async () => {
   const config = JSON.parse(fs.readFileSync(path.join(bert, 'config.json'), 'utf8'));
   fs.writeFileSync(path.join(tooBig, 'config.json'), JSON.stringify({ ...config, num_hidden_layers: 3 }));
   fs.copyFileSync(path.join(bert, 'model.safetensors'), path.join(tooBig, 'model.safetensors'));
-  assert.match(await loadError(tooBig), /missing \d+ tensor\(s\) that config\.json \(3 layers, bert\) needs: 'bert\.encoder\.layer\.1\./);
+  assert.match(await loadError(tooBig), /missing \d+ tensor\(s\) that config\.json \(3 layers, bert\) needs: 'bert\.encoder\.layer\.1\..*the weights hold layers 0\.\.0 only: set num_hidden_layers to 1 in config\.json/);
 });
 
 test('forward leaves no tensors behind (memory stays flat over long runs)', async () => {
@@ -312,4 +317,112 @@ test('encoder paths: the WebAssembly SIMD kernels and the tfjs ops agree, and bo
   assert.equal(odd.path, 'tf', 'head size 2 falls back to tfjs ops');
   odd.dispose();
   await assert.rejects(Encoder.load(dir, { path: 'kernels' }), /head size divisible by 4, not 2/);
+});
+
+const BERT_CONFIG = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'bert', 'config.json'), 'utf8')) as Record<string, unknown>;
+
+/** A copy of the bert fixture with config.json fields replaced (weights copied as they are). */
+function withConfig(name: string, fields: Record<string, unknown>, from = path.join(FIXTURES, 'bert')): string {
+  const dir = path.join(tmp, name);
+  fs.mkdirSync(dir, { recursive: true });
+  for (const f of fs.readdirSync(from)) if (fs.statSync(path.join(from, f)).isFile()) fs.copyFileSync(path.join(from, f), path.join(dir, f));
+  const config = JSON.parse(fs.readFileSync(path.join(from, 'config.json'), 'utf8'));
+  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ ...config, ...fields }));
+  return dir;
+}
+
+test('config.json with absurd sizes: refused from the config, naming the field and the fix', () => {
+  const cases: [Record<string, unknown>, RegExp][] = [
+    [{ num_hidden_layers: 1e9 }, /'num_hidden_layers' is 1000000000, beyond any BERT-family checkpoint \(at most 1024 here\); set it to the checkpoint's value \(the number of transformer layers/],
+    [{ hidden_size: 1e7 }, /'hidden_size' is 10000000, beyond.*set it to the checkpoint's value \(the width of the hidden states/],
+    [{ vocab_size: 1e12 }, /'vocab_size' is 1000000000000, beyond/],
+    [{ max_position_embeddings: 1e9 }, /'max_position_embeddings' is 1000000000, beyond/],
+    [{ intermediate_size: -5 }, /'intermediate_size' must be an integer ≥ 1, got -5; set it to the checkpoint's value \(the feed-forward width, 3072 for BERT-base\)/],
+    [{ intermediate_size: 2.5 }, /'intermediate_size' must be an integer ≥ 1, got 2\.5/],
+    [{ intermediate_size: 0 }, /'intermediate_size' must be an integer ≥ 1, got 0/],
+    [{ intermediate_size: '3072' }, /'intermediate_size' must be an integer ≥ 1, got "3072"/],
+    [{ num_attention_heads: 3 }, /hidden_size 8 is not a multiple of num_attention_heads 3; fix one of them/],
+    [{ pad_token_id: 40 }, /pad_token_id 40 is outside the vocabulary \(vocab_size 40\)/],
+    [{ layer_norm_eps: -1 }, /'layer_norm_eps' must be a positive number, got -1; set it/],
+  ];
+  for (const [fields, pattern] of cases) {
+    throwsUser(() => normaliseConfig({ ...BERT_CONFIG, ...fields }, 'm/config.json'), /^m\/config\.json: /, pattern);
+  }
+  // DistilBERT's own key names are the ones named.
+  throwsUser(() => normaliseConfig({ model_type: 'distilbert', vocab_size: 10, n_layers: 5000 }, 'config.json'), /'n_layers' is 5000, beyond/);
+  throwsUser(() => normaliseConfig({ model_type: 'distilbert', vocab_size: 10, dim: 10, n_heads: 4 }, 'config.json'), /dim 10 is not a multiple of n_heads 4/);
+});
+
+test('absurd sizes through the loader: refused at once, before any allocation (a 1e9-layer config returns in well under a minute)', async () => {
+  assert.match(await loadError(withConfig('layers-1e9', { num_hidden_layers: 1e9 })), /config\.json: 'num_hidden_layers' is 1000000000/);
+  // Within the bounds but not these weights: the shapes are compared before any data is read, naming the field.
+  assert.match(await loadError(withConfig('wide', { hidden_size: 24 })),
+    /tensor 'bert\.encoder\.layer\.0\.attention\.self\.query\.weight' has shape \[8, 8\] but config\.json implies \[24, 24\]; config\.json does not match these weights \(check its hidden_size 24\): use the config\.json saved with them/);
+  assert.match(await loadError(withConfig('ffn', { intermediate_size: 32 })), /implies \[32, 8\]; .*check its intermediate_size 32/);
+  assert.match(await loadError(withConfig('vocab', { vocab_size: 4000 })), /'bert\.embeddings\.word_embeddings\.weight' has shape \[40, 8\] but config\.json implies \[4000, 8\].*vocab_size 4000/);
+});
+
+test('weights larger than the memory available are refused before they are read (REPGEOM_MEMORY stands in for a small machine)', async () => {
+  const saved = process.env.REPGEOM_MEMORY;
+  try {
+    process.env.REPGEOM_MEMORY = '10K';
+    assert.match(await loadError(TINY), /model\.safetensors: the weights take 17 MB as float32 but only 10 KB of memory is available; free memory/);
+    process.env.REPGEOM_MEMORY = 'lots';
+    assert.match(await loadError(TINY), /REPGEOM_MEMORY='lots' is not a size; give bytes or a size such as 512M or 4G/);
+  } finally {
+    if (saved === undefined) delete process.env.REPGEOM_MEMORY;
+    else process.env.REPGEOM_MEMORY = saved;
+  }
+});
+
+test('a NaN or Inf in the weights is refused at load, naming the tensor and the first bad element', async () => {
+  const bert = path.join(FIXTURES, 'bert');
+  const poison = (name: string, index: number, value: number) => (ts: TensorToWrite[]) => ts.map((t) => {
+    if (t.name !== name) return t;
+    const data = Float32Array.from(t.data as Float32Array);
+    data[index] = value;
+    data[index + 3] = value;
+    return { ...t, data };
+  });
+  const nan = await variant(bert, 'nan-key', poison('bert.encoder.layer.0.attention.self.key.weight', 13, NaN));
+  assert.match(await loadError(nan), /model\.safetensors: tensor 'bert\.encoder\.layer\.0\.attention\.self\.key\.weight' holds 2 NaN\/Inf value\(s\), the first NaN at \[1, 5\]; the checkpoint is corrupt.*use an earlier checkpoint/);
+  const inf = await variant(bert, 'inf-embeddings', poison('bert.embeddings.word_embeddings.weight', 0, -Infinity));
+  assert.match(await loadError(inf), /tensor 'bert\.embeddings\.word_embeddings\.weight' holds 2 NaN\/Inf value\(s\), the first -Infinity at \[0, 0\]/);
+  // 16-bit weights are scanned after widening (0x7fc0 is a bfloat16 NaN).
+  const bf16 = await variant(bert, 'nan-bf16', (ts) => ts.map((t) => ({
+    ...t, dtype: 'BF16' as const,
+    data: Uint16Array.from(t.data as Float32Array, (x, i) => (t.name.endsWith('layer.0.output.dense.bias') && i === 2 ? 0x7fc0 : new Uint32Array(new Float32Array([x]).buffer)[0] >>> 16)),
+  })));
+  assert.match(await loadError(bf16), /'bert\.encoder\.layer\.0\.output\.dense\.bias' holds 1 NaN\/Inf value\(s\), the first NaN at \[2\]/);
+});
+
+test('a config.json that uses fewer layers than the weights hold gives one warning naming the unused tensors and the field', async () => {
+  const one = withConfig('tiny-one-layer', { num_hidden_layers: 1 }, TINY);
+  const plan = await inspectWeights(one, readConfig(one));
+  assert.equal(plan.warnings.length, 1);
+  // Layer 1 of BERT: Q, K, V, attention output, intermediate, output (weight + bias) and two LayerNorms (gamma + beta).
+  assert.match(plan.warnings[0], /model\.safetensors: 16 tensor\(s\) of layers 1\.\.1 are not used because config\.json sets num_hidden_layers to 1; set it to 2 in config\.json to use them/);
+  assert.equal(plan.unused.filter((n) => n.includes('.layer.1.')).length, 16);
+  // The full config uses every layer: no warning.
+  assert.deepEqual((await inspectWeights(TINY, readConfig(TINY))).warnings, []);
+});
+
+test('--workers is capped by the cores, the batches and the memory each worker needs; a reduced request says why', () => {
+  const cores = availableParallelism();
+  const big = { weightBytes: 17e6, activationBytes: 1e6, available: 64 * 2 ** 30 };
+  const oneBatch = planWorkers({ ...big, requested: 64, batches: 1 });
+  assert.equal(oneBatch.workers, 1);
+  assert.match(oneBatch.warning!, /^--workers 64 reduced to 1: .*there is 1 batch \(examples \/ --batch-size\)/);
+  const manyBatches = planWorkers({ ...big, requested: 64, batches: 1000 });
+  assert.equal(manyBatches.workers, Math.min(64, cores));
+  if (cores < 64) assert.match(manyBatches.warning!, new RegExp(`reduced to ${cores}: this machine has ${cores} core\\(s\\)`));
+  // Each worker: 48 MiB of its own + the weights twice + one batch's activations = 81 MiB here; 200 MiB hold 2.
+  const small = planWorkers({ ...big, available: 200 * 2 ** 20, requested: 64, batches: 1000 });
+  assert.equal(small.workers, Math.min(2, cores));
+  if (cores >= 2) assert.match(small.warning!, /memory holds 2 worker\(s\) \(about 81 MB each, 200 MB available\)/);
+  const tiny = planWorkers({ ...big, available: 10 * 2 ** 20, requested: 8, batches: 1000 });
+  assert.equal(tiny.workers, 1, 'at least one, in-process');
+  assert.deepEqual(planWorkers({ ...big, requested: 1, batches: 1000 }), { workers: 1, warning: null }, 'a request that fits: no warning');
+  assert.equal(planWorkers({ ...big, requested: 'auto', batches: 3 }).warning, null, 'auto never warns');
+  assert.equal(planWorkers({ ...big, requested: 'auto', batches: 3 }).workers, 1);
 });

@@ -280,7 +280,7 @@ test('BertProcessing and Sequence[ByteLevel, TemplateProcessing] post-processors
 });
 
 test('a tokenizer larger than the model is refused with both sizes', () => {
-  const expected = `tokenizer in ${MODEL} has 30522 tokens but the model's vocab_size is 1000: the tokenizer does not belong to this model`;
+  const expected = `tokenizer in ${MODEL} has 30522 tokens but the model's vocab_size is 1000 (config.json): the tokenizer does not belong to this model; copy the model's own tokenizer files`;
   for (const prefer of ['tokenizer.json', 'vocab.txt'] as const) {
     assert.throws(() => loadTokenizer(MODEL, { modelType: 'bert', modelVocabSize: 1000, prefer }), (e: unknown) => e instanceof UserError && e.message === expected);
   }

@@ -8,7 +8,7 @@ import { TASKS, readDataset, type Dataset, type TaskName } from '../io/datasets.
 import { TOKEN_SELECTIONS, type ExtractOptions, type TokenSelection } from '../models/extract.js';
 import { UserError } from '../errors.js';
 import type { CommandInputs } from '../io/safe-output.js';
-import { parseIntegerList, positiveInteger } from './common.js';
+import { numberOption, parseIntegerList } from './common.js';
 
 export interface DataFlags {
   data?: string;
@@ -30,33 +30,36 @@ export function withDataFlags<T>(y: Argv<T>): Argv<T> {
     .option('data', { type: 'string', describe: 'a GLUE task folder or .tsv, a .txt file (one example per line) or a .jsonl file' })
     .option('task', { type: 'string', choices: TASKS as unknown as string[], describe: 'how to read --data (default: from the folder name or extension)' })
     .option('split', { type: 'string', default: 'dev', describe: 'GLUE split: reads <split>.tsv in the task folder' })
-    .option('limit', { type: 'number', describe: 'use only the first N examples' })
+    .option('limit', numberOption('limit', { integer: true, min: 1, example: 100, describe: 'use only the first N examples' }))
     .option('text-field', { type: 'string', default: 'text', describe: 'jsonl: the field with the text' })
     .option('text-pair-field', { type: 'string', describe: 'jsonl: the field with the second text of a pair' })
     .option('layers', { type: 'string', default: 'all', describe: "hidden states to keep: 'all' or comma-separated HF layer numbers (0 = embeddings)" })
     .option('tokens', { type: 'string', default: 'all', choices: TOKEN_SELECTIONS as unknown as string[], describe: 'rows per example: every non-padding token, the [CLS] position, or the mean of the tokens' })
     .option('special-tokens', { type: 'boolean', default: false, describe: 'with --tokens all/mean: keep [CLS]/[SEP] (<s>/</s>) too' })
-    .option('max-length', { type: 'number', default: 128, describe: 'tokens per example after truncation (longest first), special tokens included' })
-    .option('batch-size', { type: 'number', default: 32, describe: 'examples per forward pass' })
-    .option('workers', { type: 'number', describe: 'worker threads for the model, each with its own copy of the weights (default: one per core, at most 4, when there are more than 4 batches)' });
+    .option('max-length', numberOption('max-length', { integer: true, min: 2, default: 128, describe: 'tokens per example after truncation (longest first), special tokens included' }))
+    .option('batch-size', numberOption('batch-size', { integer: true, min: 1, default: 32, describe: 'examples per forward pass' }))
+    .option('workers', numberOption('workers', {
+      integer: true, min: 1, example: 2,
+      describe: 'worker threads for the model, each with its own copy of the weights (default: one per core, at most 4, when there are more than 4 batches; never more than the cores, the batches or what memory holds)',
+    }));
 }
 
 export function readDataFlags(argv: DataFlags): Dataset {
-  if (argv.data === undefined) throw new UserError('--data is required: a GLUE task folder, a .txt or a .jsonl file');
-  const limit = argv.limit === undefined ? undefined : positiveInteger(argv.limit, '--limit');
+  if (argv.data === undefined) throw new UserError('--data is required: give a GLUE task folder, a .txt or a .jsonl file');
   return readDataset(argv.data, {
-    task: argv.task as TaskName | undefined, split: argv.split, textField: argv.textField, textPairField: argv.textPairField, limit,
+    task: argv.task as TaskName | undefined, split: argv.split, textField: argv.textField, textPairField: argv.textPairField, limit: argv.limit,
   });
 }
 
+/** The numbers were parsed and range-checked by numberOption as yargs read them. */
 export function extractOptionsFromFlags(argv: DataFlags): Omit<ExtractOptions, 'onProgress'> {
   return {
     layers: argv.layers === 'all' ? undefined : parseIntegerList(argv.layers, '--layers'),
     tokens: argv.tokens as TokenSelection,
     specialTokens: argv.specialTokens,
-    maxLength: positiveInteger(argv.maxLength, '--max-length'),
-    batchSize: positiveInteger(argv.batchSize, '--batch-size'),
-    workers: argv.workers === undefined ? 'auto' : positiveInteger(argv.workers, '--workers'),
+    maxLength: argv.maxLength,
+    batchSize: argv.batchSize,
+    workers: argv.workers ?? 'auto',
   };
 }
 

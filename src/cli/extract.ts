@@ -1,6 +1,7 @@
 /** `repgeom extract`: hidden states of every layer of a Hugging Face model over a dataset, to Arrow. */
 import type { Argv, ArgumentsCamelCase, CommandModule } from 'yargs';
 import { extractToFile } from '../models/extract.js';
+import { checkModel } from '../models/check.js';
 import { createProgress } from './progress.js';
 import { VERSION } from './common.js';
 import { planFileOutput } from '../io/safe-output.js';
@@ -23,10 +24,11 @@ export const extractCommand: CommandModule<object, ExtractArgs> = {
     const options = extractOptionsFromFlags(argv);
     const out = planFileOutput(argv.out, '--out', dataInputs(argv, [argv.model]));
     const dataset = readDataFlags(argv);
-    for (const w of dataset.warnings) process.stderr.write(`repgeom: warning: ${w}\n`);
+    const model = await checkModel(argv.model, options, dataset.examples.length);
+    for (const w of [...dataset.warnings, ...model.warnings]) process.stderr.write(`repgeom: warning: ${w}\n`);
     const progress = createProgress(process.stderr, argv.quiet, 'examples');
     const summary = await extractToFile({
-      modelDir: argv.model, examples: dataset.examples, out, version: VERSION, metadata: dataMetadata(dataset),
+      modelDir: argv.model, model, examples: dataset.examples, out, version: VERSION, metadata: dataMetadata(dataset),
       options: { ...options, onProgress: (done, total) => progress.update('extract', done, total) },
     });
     progress.done();

@@ -10,7 +10,7 @@ import { requestBackend, BACKEND_CHOICES } from '../backend/tf.js';
 import { measureCommand } from './measure.js';
 import { extractCommand } from './extract.js';
 import { reportCommand } from './report.js';
-import { VERSION } from './common.js';
+import { VERSION, checkRepeatedFlags } from './common.js';
 
 const EXIT_USAGE = 2;
 
@@ -41,6 +41,7 @@ export async function main(argv: string[]): Promise<void> {
   const debug = argv.includes('--debug');
   guardStandardStreams();
   try {
+    checkRepeatedFlags(argv);
     await yargs(argv)
       .scriptName('repgeom')
       .version(VERSION)
@@ -55,8 +56,10 @@ export async function main(argv: string[]): Promise<void> {
       .strict()
       .wrap(Math.min(110, process.stdout.columns || 110))
       .fail((message, error) => {
-        // yargs' own messages span lines; the contract is one line.
-        throw error ?? new UserError(`${message.replace(/\s*\n\s*/g, ' ')} (see --help)`);
+        if (error instanceof UserError) throw error;
+        // yargs reports its own checks, and rethrows errors of option parsers (our strict number flags), as YError.
+        if (error && error.name !== 'YError') throw error;
+        throw new UserError(yargsMessage(error?.message ?? message));
       })
       .parseAsync();
   } catch (e) {
@@ -68,6 +71,13 @@ export async function main(argv: string[]): Promise<void> {
     }
     throw e;
   }
+}
+
+/** yargs' messages, as ours read: a missing value names the flag; other messages point at --help. */
+function yargsMessage(message: string): string {
+  const missing = /^Not enough arguments following: (\S+)$/.exec(message);
+  if (missing) return `--${missing[1]} needs a value (see --help)`;
+  return `${oneLine(message.trim())}${message.startsWith('--') ? '' : ' (see --help)'}`;
 }
 
 await main(hideBin(process.argv));

@@ -8,6 +8,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Argv, ArgumentsCamelCase, CommandModule } from 'yargs';
 import { extractToFile } from '../models/extract.js';
+import { checkModel, type CheckedModel } from '../models/check.js';
+import type { Dataset } from '../io/datasets.js';
 import { buildReport, type CheckpointStates } from '../report/build.js';
 import { STATES_FOLDER, whyNotReportFolder, writeReportFiles } from '../report/write.js';
 import { StagedFolder, planFolderOutput } from '../io/safe-output.js';
@@ -37,7 +39,7 @@ export const reportCommand: CommandModule<object, ReportArgs> = {
     .option('title', { type: 'string', describe: 'title of the page (default: the models and data)' })
     .option('quiet', { type: 'boolean', default: false, describe: 'no progress output' }) as unknown as Argv<ReportArgs>,
   handler: async (argv: ArgumentsCamelCase<ReportArgs>) => {
-    check(!!argv.model !== !!argv.states, 'give either --model (with --data) or --states');
+    check(!!argv.model !== !!argv.states, 'give either --model (with --data) or --states, not both or neither');
     const models = argv.model ? splitList(argv.model, '--model') : [];
     const statesFiles = argv.states ? splitList(argv.states, '--states') : [];
     const data = dataInputs(argv, models);
@@ -45,10 +47,19 @@ export const reportCommand: CommandModule<object, ReportArgs> = {
     const plan = planFolderOutput(argv.out, '--out', inputs, whyNotReportFolder);
     const measureOptions = await measureOptionsFromArgs(argv);
     const layers = argv.layers === 'all' ? undefined : parseIntegerList(argv.layers, '--layers');
-    const extract = models.length > 0 ? extractOptionsFromFlags(argv) : undefined;
+    let source: ModelSource | undefined;
+    if (models.length > 0) {
+      const extract = extractOptionsFromFlags(argv);
+      const dataset = readDataFlags(argv);
+      // Every folder is checked before the first model runs: a typo in the last costs nothing.
+      const checked: CheckedModel[] = [];
+      for (const model of models) checked.push(await checkModel(model, extract, dataset.examples.length));
+      for (const w of new Set([...dataset.warnings, ...checked.flatMap((c) => c.warnings)])) process.stderr.write(`repgeom: warning: ${w}\n`);
+      source = { models, checked, extract, dataset };
+    }
     const staged = new StagedFolder(plan);
     try {
-      const report = await buildFromFlags(argv, { models, statesFiles, extract, measureOptions, layers, out: staged.dir });
+      const report = await buildFromFlags(argv, { source, statesFiles, measureOptions, layers, out: staged.dir });
       await writeReportFiles(staged.dir, report);
       staged.commit();
       process.stdout.write(summaryText(report, argv.out));
@@ -59,18 +70,25 @@ export const reportCommand: CommandModule<object, ReportArgs> = {
   },
 };
 
+/** The checked models and the data they run over (`report --model`). */
+interface ModelSource {
+  models: string[];
+  checked: CheckedModel[];
+  extract: ReturnType<typeof extractOptionsFromFlags>;
+  dataset: Dataset;
+}
+
 /** Extract (or read) the states of every checkpoint into the (staged) report folder and measure them. */
 async function buildFromFlags(argv: ReportArgs, run: {
-  models: string[]; statesFiles: string[]; extract: ReturnType<typeof extractOptionsFromFlags> | undefined;
+  source: ModelSource | undefined; statesFiles: string[];
   measureOptions: Awaited<ReturnType<typeof measureOptionsFromArgs>>; layers: number[] | undefined; out: string;
 }): Promise<Report> {
-  const { models, statesFiles, extract, measureOptions, layers, out } = run;
+  const { source, statesFiles, measureOptions, layers, out } = run;
   const progress = createProgress(process.stderr, argv.quiet);
   let checkpoints: CheckpointStates[];
   let data: ReportData;
-  if (extract) {
-    const dataset = readDataFlags(argv);
-    for (const w of dataset.warnings) process.stderr.write(`repgeom: warning: ${w}\n`);
+  if (source) {
+    const { models, checked, extract, dataset } = source;
     const names = checkpointNames(models);
     fs.mkdirSync(path.join(out, STATES_FOLDER));
     const extractProgress = createProgress(process.stderr, argv.quiet, 'examples');
@@ -78,7 +96,7 @@ async function buildFromFlags(argv: ReportArgs, run: {
     for (const [i, model] of models.entries()) {
       const states = path.join(out, STATES_FOLDER, `${names[i]}.arrow`);
       const summary = await extractToFile({
-        modelDir: model, examples: dataset.examples, out: states, version: VERSION, metadata: dataMetadata(dataset),
+        modelDir: model, model: checked[i], examples: dataset.examples, out: states, version: VERSION, metadata: dataMetadata(dataset),
         options: { ...extract, onProgress: (done, total) => extractProgress.update(`extract ${names[i]}`, done, total) },
       });
       extractProgress.done();
@@ -106,7 +124,7 @@ async function buildFromFlags(argv: ReportArgs, run: {
 
 function splitList(text: string, flag: string): string[] {
   const items = text.split(',').map((s) => s.trim()).filter(Boolean);
-  check(items.length > 0, `${flag} is empty`);
+  check(items.length > 0, `${flag} is empty; give one or more comma-separated paths`);
   return items;
 }
 

@@ -71,24 +71,32 @@ export function normaliseConfig(raw: Record<string, unknown>, file = 'config.jso
     throw new UserError(`${file}: model_type '${String(modelType)}' is not supported (supported: ${MODEL_TYPES.join(', ')})`);
   }
   const family = FAMILY[modelType as ModelType];
-  const int = (key: string, fallback?: number): number => {
+  const int = (key: string, fallback?: number, min = 1): number => {
     const v = raw[key] ?? fallback;
-    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw new UserError(`${file}: '${key}' must be a non-negative integer, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) {
+      throw new UserError(`${file}: '${key}' must be an integer ≥ ${min}, got ${JSON.stringify(v)}; ${fieldFix(key)}`);
+    }
+    const max = FIELD_LIMITS[key];
+    if (max !== undefined && v > max) {
+      throw new UserError(`${file}: '${key}' is ${v}, beyond any BERT-family checkpoint (at most ${max} here); ${fieldFix(key)}`);
+    }
     return v;
   };
   const num = (key: string, fallback: number): number => {
     const v = raw[key] ?? fallback;
-    if (typeof v !== 'number' || !(v > 0)) throw new UserError(`${file}: '${key}' must be a positive number, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'number' || !(v > 0) || !Number.isFinite(v)) throw new UserError(`${file}: '${key}' must be a positive number, got ${JSON.stringify(v)}; ${fieldFix(key)}`);
     return v;
   };
   const act = (key: string, fallback: string): Activation => {
     const v = raw[key] ?? fallback;
     const a = typeof v === 'string' ? ACTIVATIONS[v] : undefined;
-    if (!a) throw new UserError(`${file}: ${key} '${String(v)}' is not supported (supported: ${Object.keys(ACTIVATIONS).join(', ')})`);
+    if (!a) throw new UserError(`${file}: ${key} '${String(v)}' is not supported; use one of ${Object.keys(ACTIVATIONS).join(', ')}`);
     return a;
   };
   const positionType = raw.position_embedding_type ?? 'absolute';
-  if (positionType !== 'absolute') throw new UserError(`${file}: position_embedding_type '${String(positionType)}' is not supported (only 'absolute')`);
+  if (positionType !== 'absolute') {
+    throw new UserError(`${file}: position_embedding_type '${String(positionType)}' is not supported (only 'absolute'); this checkpoint needs another tool`);
+  }
 
   let c: Omit<EncoderConfig, 'raw' | 'modelType' | 'family'>;
   if (family === 'distilbert') {
@@ -99,7 +107,7 @@ export function normaliseConfig(raw: Record<string, unknown>, file = 'config.jso
     c = {
       vocabSize: int('vocab_size'), embeddingSize: dim, hiddenSize: dim, numLayers: int('n_layers', 6), numHeads: int('n_heads', 12),
       intermediateSize: int('hidden_dim', 3072), hiddenAct: act('activation', 'gelu'), maxPositions: int('max_position_embeddings', 512),
-      typeVocabSize: 0, layerNormEps: 1e-12, padTokenId: int('pad_token_id', 0), positionsFromPadding: false,
+      typeVocabSize: 0, layerNormEps: 1e-12, padTokenId: int('pad_token_id', 0, 0), positionsFromPadding: false,
       numHiddenGroups: int('n_layers', 6), innerGroupNum: 1,
     };
   } else {
@@ -109,20 +117,58 @@ export function normaliseConfig(raw: Record<string, unknown>, file = 'config.jso
       vocabSize: int('vocab_size'), embeddingSize: family === 'albert' ? int('embedding_size', 128) : hidden, hiddenSize: hidden,
       numLayers: layers, numHeads: int('num_attention_heads', 12), intermediateSize: int('intermediate_size', 3072),
       hiddenAct: act('hidden_act', family === 'albert' ? 'gelu_new' : 'gelu'), maxPositions: int('max_position_embeddings', 512),
-      typeVocabSize: int('type_vocab_size', 2), layerNormEps: num('layer_norm_eps', family === 'roberta' ? 1e-5 : 1e-12),
-      padTokenId: int('pad_token_id', family === 'roberta' ? 1 : 0), positionsFromPadding: family === 'roberta',
+      typeVocabSize: int('type_vocab_size', 2, 0), layerNormEps: num('layer_norm_eps', family === 'roberta' ? 1e-5 : 1e-12),
+      padTokenId: int('pad_token_id', family === 'roberta' ? 1 : 0, 0), positionsFromPadding: family === 'roberta',
       numHiddenGroups: family === 'albert' ? int('num_hidden_groups', 1) : layers,
       innerGroupNum: family === 'albert' ? int('inner_group_num', 1) : 1,
     };
   }
-  if (c.hiddenSize === 0 || c.numHeads === 0 || c.hiddenSize % c.numHeads !== 0) {
-    throw new UserError(`${file}: hidden size ${c.hiddenSize} is not a multiple of the ${c.numHeads} attention heads`);
+  const [hiddenKey, headsKey, layersKey] = family === 'distilbert' ? ['dim', 'n_heads', 'n_layers'] : ['hidden_size', 'num_attention_heads', 'num_hidden_layers'];
+  if (c.hiddenSize % c.numHeads !== 0) {
+    throw new UserError(`${file}: ${hiddenKey} ${c.hiddenSize} is not a multiple of ${headsKey} ${c.numHeads}; fix one of them to the checkpoint's values (768 and 12 for BERT-base)`);
   }
-  if (c.numHiddenGroups === 0 || c.numLayers % c.numHiddenGroups !== 0) {
-    throw new UserError(`${file}: num_hidden_layers ${c.numLayers} is not a multiple of num_hidden_groups ${c.numHiddenGroups}`);
+  if (c.numLayers % c.numHiddenGroups !== 0) {
+    throw new UserError(`${file}: ${layersKey} ${c.numLayers} is not a multiple of num_hidden_groups ${c.numHiddenGroups}; fix one of them (ALBERT checkpoints have num_hidden_groups 1)`);
   }
-  if (c.vocabSize === 0 || c.maxPositions === 0) throw new UserError(`${file}: vocab_size and max_position_embeddings must be positive`);
+  if (c.padTokenId >= c.vocabSize) {
+    throw new UserError(`${file}: pad_token_id ${c.padTokenId} is outside the vocabulary (vocab_size ${c.vocabSize}); fix one of them to the checkpoint's values`);
+  }
+  if (c.positionsFromPadding && c.maxPositions <= c.padTokenId + 1) {
+    throw new UserError(`${file}: max_position_embeddings ${c.maxPositions} leaves no positions after RoBERTa's padding_idx + 1 = ${c.padTokenId + 1}; ${fieldFix('max_position_embeddings')}`);
+  }
   return { modelType: modelType as ModelType, family, ...c, raw };
+}
+
+/**
+ * Upper bounds far above every published BERT-family checkpoint (BERT-large 1024 × 24, ALBERT
+ * xxlarge 4096/16384, XLM-R's 250k vocabulary), so a typo such as `num_hidden_layers: 1e9` is
+ * refused here instead of sizing allocations.
+ */
+const FIELD_LIMITS: Record<string, number> = {
+  hidden_size: 65_536, dim: 65_536, embedding_size: 65_536,
+  num_hidden_layers: 1024, n_layers: 1024, num_attention_heads: 1024, n_heads: 1024,
+  intermediate_size: 262_144, hidden_dim: 262_144,
+  vocab_size: 8_388_608, max_position_embeddings: 65_536, type_vocab_size: 1024,
+  num_hidden_groups: 1024, inner_group_num: 64,
+};
+
+/** What a field means, with a typical value, for the fix part of an error message. */
+const FIELD_MEANING: Record<string, string> = {
+  hidden_size: 'the width of the hidden states, 768 for BERT-base', dim: 'the width of the hidden states, 768 for DistilBERT-base',
+  embedding_size: 'the width of the token embeddings, 128 for ALBERT-base',
+  num_hidden_layers: 'the number of transformer layers, 12 for BERT-base', n_layers: 'the number of transformer layers, 6 for DistilBERT-base',
+  num_attention_heads: 'the number of attention heads, 12 for BERT-base', n_heads: 'the number of attention heads, 12 for DistilBERT-base',
+  intermediate_size: 'the feed-forward width, 3072 for BERT-base', hidden_dim: 'the feed-forward width, 3072 for DistilBERT-base',
+  vocab_size: 'the rows of the word-embedding matrix, 30522 for bert-base-uncased',
+  max_position_embeddings: 'the rows of the position-embedding matrix, 512 for BERT',
+  type_vocab_size: 'the number of token types, 2 for BERT', pad_token_id: 'the id of the padding token, 0 for BERT, 1 for RoBERTa',
+  num_hidden_groups: 'the number of distinct ALBERT layer groups, 1 for ALBERT', inner_group_num: 'ALBERT layers per group, 1 for ALBERT',
+  layer_norm_eps: 'the LayerNorm epsilon, 1e-12 for BERT',
+};
+
+function fieldFix(key: string): string {
+  const meaning = FIELD_MEANING[key];
+  return meaning ? `set it to the checkpoint's value (${meaning})` : "set it to the checkpoint's value";
 }
 
 /**

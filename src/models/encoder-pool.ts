@@ -6,12 +6,49 @@
  * own copy of the weights, run W batches at once; results come back in submission order.
  */
 import type { Worker } from 'node:worker_threads';
+import { availableParallelism } from 'node:os';
 import { spawnModuleWorker } from '../backend/worker.js';
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UserError } from '../errors.js';
 import { getTf } from '../backend/tf.js';
+import { formatBytes } from '../backend/memory.js';
 import type { EncoderInputs, ForwardOptions, ForwardResult } from './encoder.js';
+
+/** A worker thread's own cost before any weights: a V8 isolate plus a tfjs-wasm instance (measured ~40 MB). */
+const WORKER_BASE_BYTES = 48 * 2 ** 20;
+
+export interface WorkerRequest {
+  /** --workers, or 'auto': one per core, at most 4, when there are more than 4 batches. */
+  requested: number | 'auto';
+  batches: number;
+  /** The model's weights as float32. */
+  weightBytes: number;
+  /** Peak bytes of one batch's forward pass. */
+  activationBytes: number;
+  /** Memory left to use. */
+  available: number;
+}
+
+/**
+ * How many forward passes to run at once: never more than the cores, the batches, or the
+ * workers that fit in memory (each holds the weights twice while loading: the read arrays and
+ * tfjs's copies). An explicit request that had to be reduced comes with a warning saying why.
+ */
+export function planWorkers(r: WorkerRequest): { workers: number; warning: string | null } {
+  const cores = availableParallelism();
+  const perWorker = WORKER_BASE_BYTES + 2 * r.weightBytes + r.activationBytes;
+  const fit = Math.max(1, Math.floor(r.available / perWorker));
+  const wanted = r.requested === 'auto' ? (r.batches > 4 ? Math.min(4, cores) : 1) : r.requested;
+  const workers = Math.max(1, Math.min(wanted, cores, r.batches, fit));
+  if (r.requested === 'auto' || workers === r.requested) return { workers, warning: null };
+  const why = [
+    ...(cores === workers ? [`this machine has ${cores} core(s)`] : []),
+    ...(r.batches === workers ? [`there ${r.batches === 1 ? 'is 1 batch' : `are ${r.batches} batches`} (examples / --batch-size)`] : []),
+    ...(fit === workers ? [`memory holds ${fit} worker(s) (about ${formatBytes(perWorker)} each, ${formatBytes(r.available)} available)`] : []),
+  ];
+  return { workers, warning: `--workers ${r.requested} reduced to ${workers}: ${why.join('; ')}` };
+}
 
 interface Pending { resolve: (r: ForwardResult) => void; reject: (e: Error) => void }
 interface Slot { worker: Worker; busy: boolean }

@@ -81,7 +81,7 @@ export class Encoder {
     path: PathChoice,
   ) {
     const fits = kernels.attentionKernelFits(config.hiddenSize / config.numHeads);
-    if (path === 'kernels' && !fits) throw new UserError(`the attention kernel needs a head size divisible by 4, not ${config.hiddenSize / config.numHeads}`);
+    if (path === 'kernels' && !fits) throw new UserError(`${dir}: the attention kernel needs a head size divisible by 4, not ${config.hiddenSize / config.numHeads}; use REPGEOM_ENCODER_PATH=auto or tf for this model`);
     this.path = path === 'kernels' || (path === 'auto' && fits && (backend === 'wasm' || backend === 'cpu')) ? 'kernels' : 'tf';
   }
 
@@ -91,7 +91,7 @@ export class Encoder {
     const weights = await loadWeights(dir, config);
     const { tf, name } = await getTf();
     const path = options.path ?? ((process.env.REPGEOM_ENCODER_PATH as PathChoice | undefined) || 'auto');
-    if (!['auto', 'kernels', 'tf'].includes(path)) throw new UserError(`REPGEOM_ENCODER_PATH='${path}' is not one of auto, kernels, tf`);
+    if (!['auto', 'kernels', 'tf'].includes(path)) throw new UserError(`REPGEOM_ENCODER_PATH='${path}' is not one of auto, kernels, tf; unset it or pick one of those`);
     return new Encoder(tf, config, dir, upload(tf, config, weights), weights.unused, name, path);
   }
 
@@ -109,7 +109,7 @@ export class Encoder {
     const { batch: B, seqLen: T } = inputs;
     checkInputs(inputs, c);
     const wanted = new Set(options.layers ?? Array.from({ length: c.numLayers + 1 }, (_, i) => i));
-    for (const l of wanted) if (!Number.isInteger(l) || l < 0 || l > c.numLayers) throw new UserError(`layer ${l} does not exist: the model has hidden states 0..${c.numLayers}`);
+    for (const l of wanted) if (!Number.isInteger(l) || l < 0 || l > c.numLayers) throw new UserError(`layer ${l} does not exist: the model in ${this.dir} has hidden states 0..${c.numLayers} (0 = embeddings); ask for layers in that range`);
     const last = options.pooler && this.w.pooler ? c.numLayers : Math.max(...wanted);
     return this.path === 'kernels' ? this.forwardKernels(inputs, wanted, last, options.pooler === true) : this.forwardOps(inputs, wanted, last, options.pooler === true);
   }
@@ -208,7 +208,7 @@ export class Encoder {
   mlmLogits(hidden: Float32Array, rows: number): Float32Array {
     const { tf, config: c } = this;
     const mlm = this.w.mlm;
-    if (!mlm) throw new UserError(`${this.dir}: the checkpoint has no masked-LM head`);
+    if (!mlm) throw new UserError(`${this.dir}: the checkpoint has no masked-LM head (no ${this.config.family} MLM tensors in its weights); use a *ForMaskedLM checkpoint`);
     // The decoder is tied to the word embeddings ([V, E]); transpose it once, when first needed.
     this.mlmDecoder ??= tf.tidy(() => tf.transpose(tf.tensor2d(mlm.decoderWeight, [c.vocabSize, c.embeddingSize])));
     const logits = tf.tidy(() => {
@@ -283,9 +283,9 @@ function checkInputs(inputs: EncoderInputs, c: EncoderConfig): void {
   if (inputs.inputIds.length !== n || inputs.attentionMask.length !== n || (inputs.tokenTypeIds && inputs.tokenTypeIds.length !== n)) {
     throw new RangeError(`forward: inputs must hold batch × seqLen = ${n} ids`);
   }
-  for (const id of inputs.inputIds) if (id < 0 || id >= c.vocabSize) throw new UserError(`token id ${id} is outside the model's vocabulary (vocab_size ${c.vocabSize})`);
+  for (const id of inputs.inputIds) if (id < 0 || id >= c.vocabSize) throw new UserError(`token id ${id} is outside the model's vocabulary (vocab_size ${c.vocabSize} in config.json); the tokenizer does not belong to this model`);
   if (inputs.tokenTypeIds && c.typeVocabSize > 0) {
-    for (const t of inputs.tokenTypeIds) if (t < 0 || t >= c.typeVocabSize) throw new UserError(`token type ${t} is outside the model's ${c.typeVocabSize} token types`);
+    for (const t of inputs.tokenTypeIds) if (t < 0 || t >= c.typeVocabSize) throw new UserError(`token type ${t} is outside the model's ${c.typeVocabSize} token types (type_vocab_size in config.json); give single sentences or a model with token types`);
   }
 }
 

@@ -13,12 +13,12 @@
 import { createArrowWriter, type ArrowHiddenStatesWriter } from '../io/arrow.js';
 import type { FileOutputPlan } from '../io/safe-output.js';
 import { UserError } from '../errors.js';
-import { availableParallelism } from 'node:os';
 import { yieldToEventLoop } from '../backend/yield.js';
 import { Encoder, type EncoderInputs, type ForwardOptions, type ForwardResult } from './encoder.js';
 import { EncoderPool } from './encoder-pool.js';
-import { loadTokenizer, type EncodedBatch, type TextExample, type Tokenizer } from './tokenizer.js';
-import { maxInputLength, readConfig, type EncoderConfig } from './config.js';
+import type { EncodedBatch, TextExample, Tokenizer } from './tokenizer.js';
+import type { EncoderConfig } from './config.js';
+import { checkModel, type CheckedModel } from './check.js';
 
 export const TOKEN_SELECTIONS = ['all', 'cls', 'mean'] as const;
 export type TokenSelection = (typeof TOKEN_SELECTIONS)[number];
@@ -30,7 +30,10 @@ export interface ExtractOptions {
   specialTokens: boolean;
   maxLength: number;
   batchSize: number;
-  /** Worker threads running forward passes; 'auto': one per core (at most 4) for more than 4 batches, else in-process. */
+  /**
+   * Worker threads running forward passes; 'auto': one per core (at most 4) for more than 4
+   * batches, else in-process. Never more than the cores, the batches or what memory holds.
+   */
   workers?: number | 'auto';
   onProgress?: (examplesDone: number, examplesTotal: number) => void;
 }
@@ -47,22 +50,6 @@ export interface ExtractSummary {
   tokens: number;
   truncatedExamples: number;
   seconds: number;
-}
-
-/** Check --max-length and --layers against the model before any work starts. */
-export function checkExtractOptions(config: EncoderConfig, dir: string, options: ExtractOptions): number[] {
-  const limit = maxInputLength(config);
-  if (!Number.isInteger(options.maxLength) || options.maxLength < 2) throw new UserError(`--max-length must be an integer ≥ 2, got ${options.maxLength}`);
-  if (options.maxLength > limit) {
-    throw new UserError(`--max-length ${options.maxLength} is larger than the model's ${limit} positions (max_position_embeddings in ${dir}/config.json)`);
-  }
-  if (!Number.isInteger(options.batchSize) || options.batchSize < 1) throw new UserError(`--batch-size must be a positive integer, got ${options.batchSize}`);
-  const all = Array.from({ length: config.numLayers + 1 }, (_, i) => i);
-  const layers = options.layers ? [...new Set(options.layers)].sort((a, b) => a - b) : all;
-  for (const l of layers) {
-    if (l > config.numLayers) throw new UserError(`--layers: layer ${l} does not exist; the model has hidden states 0..${config.numLayers} (0 = embeddings)`);
-  }
-  return layers;
 }
 
 /**
@@ -185,19 +172,18 @@ export interface ExtractFileInput {
   /** Recorded in the Arrow schema metadata next to the model and options. */
   metadata?: Record<string, string>;
   version: string;
+  /** The folder as `checkModel` found it (the CLI checks first, to print warnings before work starts). */
+  model?: CheckedModel;
 }
 
 /**
  * Load the model and its tokenizer, extract, and write `out` atomically (a failed run leaves
  * nothing at `out`). Schema metadata: `repgeom.*` keys with the model, its config, the options.
  */
-export async function extractToFile(input: ExtractFileInput): Promise<ExtractSummary & { modelType: string; workers: number }> {
-  const config = readConfig(input.modelDir);
-  const tokenizer = loadTokenizer(input.modelDir, { modelType: config.modelType, modelVocabSize: config.vocabSize });
+export async function extractToFile(input: ExtractFileInput): Promise<ExtractSummary & { modelType: string; workers: number; warnings: string[] }> {
   const o = input.options;
-  const layers = checkExtractOptions(config, input.modelDir, o);
-  const batches = Math.ceil(input.examples.length / o.batchSize);
-  const workers = o.workers === undefined || o.workers === 'auto' ? (batches > 4 ? Math.min(4, availableParallelism()) : 1) : o.workers;
+  const model = input.model ?? await checkModel(input.modelDir, o, input.examples.length);
+  const { config, tokenizer, layers, workers } = model;
   let forward: ForwardFn;
   let release: () => Promise<void>;
   if (workers > 1) {
@@ -226,7 +212,7 @@ export async function extractToFile(input: ExtractFileInput): Promise<ExtractSum
     try {
       const summary = await extractHiddenStates(forward, workers, config, tokenizer, input.examples, writer, { ...o, layers });
       writer.close();
-      return { ...summary, modelType: config.modelType, workers };
+      return { ...summary, modelType: config.modelType, workers, warnings: model.warnings };
     } catch (e) {
       writer.abort();
       throw e;

@@ -234,7 +234,7 @@ export function loadTokenizer(dir: string, options: LoadTokenizerOptions): Token
   const tokenizer = useVocab ? loadVocabTxt(dir, vocabPath) : loadTokenizerJson(dir, jsonPath, options.modelType);
   check(
     tokenizer.vocabSize <= options.modelVocabSize,
-    () => `tokenizer in ${dir} has ${tokenizer.vocabSize} tokens but the model's vocab_size is ${options.modelVocabSize}: the tokenizer does not belong to this model`,
+    () => `tokenizer in ${dir} has ${tokenizer.vocabSize} tokens but the model's vocab_size is ${options.modelVocabSize} (config.json): the tokenizer does not belong to this model; copy the model's own tokenizer files`,
   );
   return tokenizer;
 }
@@ -280,11 +280,11 @@ function loadTokenizerJson(dir: string, path: string, modelType: string): Tokeni
   check(isObject(model), `${path}: no "model" object; this is not a Hugging Face tokenizer.json (re-save it with tokenizer.save_pretrained)`);
   check(
     typeof model.type === 'string' && SUPPORTED_MODELS.includes(model.type),
-    `${path}: tokenizer model type ${JSON.stringify(model.type)} is not supported (${SUPPORTED_MODELS.join(', ')} are)`,
+    `${path}: tokenizer model type ${JSON.stringify(model.type)} is not supported (${SUPPORTED_MODELS.join(', ')} are); only BERT-family tokenizers are read`,
   );
   check(isObject(model.vocab) || Array.isArray(model.vocab), `${path}: the tokenizer model has no vocab; re-save the file with tokenizer.save_pretrained`);
   const addedTokens = json.added_tokens ?? [];
-  check(Array.isArray(addedTokens), `${path}: "added_tokens" is not a list`);
+  check(Array.isArray(addedTokens), `${path}: "added_tokens" is not a list; re-save the file with tokenizer.save_pretrained`);
   const configs = readConfigs(dir);
   const libConfig: Json = { ...configs.config };
   // The library maps WordLevel to its "Legacy" model, which takes the unknown token from the config.
@@ -368,6 +368,6 @@ function parsePostProcessor(pp: unknown, path: string, idOf: (token: string) => 
       return parsePostProcessor(inner[0] ?? null, path, idOf);
     }
     default:
-      throw new UserError(`${path}: post_processor type ${JSON.stringify(pp.type)} is not supported (TemplateProcessing, BertProcessing, RobertaProcessing, ByteLevel, Sequence are)`);
+      throw new UserError(`${path}: post_processor type ${JSON.stringify(pp.type)} is not supported (TemplateProcessing, BertProcessing, RobertaProcessing, ByteLevel, Sequence are); re-save it from a BERT-family tokenizer`);
   }
 }

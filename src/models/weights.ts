@@ -4,11 +4,16 @@
  * layout the encoder uses. F32, F16, BF16 and F64 tensors are all widened to float32.
  *
  * Pickle checkpoints (`pytorch_model.bin`) are refused, never unpickled: unpickling runs code.
+ *
+ * Every check that needs no tensor data runs before any is read: missing tensors, shapes against
+ * config.json, and the float32 size against the memory available (`inspectWeights` runs only
+ * these). Each tensor is then scanned once for NaN/Inf as it is widened.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UserError } from '../errors.js';
 import { openSafetensors, type SafetensorsFile } from '../io/safetensors.js';
+import { availableMemory, formatBytes } from '../backend/memory.js';
 import type { EncoderConfig, Family } from './config.js';
 
 /** A torch Linear: weight stored [out, in] as in the checkpoint. */
@@ -108,6 +113,11 @@ class TensorStore {
     return this.where.get(name)!.entries.find((e) => e.name === name)!.shape;
   }
 
+  /** Where a tensor lives (the shard, for sharded checkpoints). */
+  fileOf(name: string): string {
+    return this.where.get(name)?.path ?? this.description;
+  }
+
   async read(name: string, shape: readonly number[]): Promise<Float32Array> {
     const file = this.where.get(name);
     if (!file) throw new UserError(`${this.description}: missing tensor '${name}'`);
@@ -116,12 +126,32 @@ class TensorStore {
       throw new UserError(`${file.path}: tensor '${name}' has shape [${actual.join(', ')}] but config.json implies [${shape.join(', ')}]`);
     }
     const { data } = await file.readTensor(name);
-    return data instanceof Float32Array ? data : Float32Array.from(data);
+    const values = data instanceof Float32Array ? data : Float32Array.from(data);
+    checkFinite(values, actual, name, file.path);
+    return values;
   }
 
   async close(): Promise<void> {
     await Promise.all([...this.files.values()].map((f) => f.close()));
   }
+}
+
+/** A diverged or corrupt checkpoint would otherwise give all-NaN hidden states and exit 0. */
+function checkFinite(values: Float32Array, shape: readonly number[], name: string, file: string): void {
+  let bad = 0, first = -1;
+  for (let i = 0; i < values.length; i++) {
+    const x = values[i];
+    if (x - x !== 0) { // NaN or ±Inf
+      if (bad++ === 0) first = i;
+    }
+  }
+  if (bad === 0) return;
+  const index: number[] = [];
+  for (let rest = first, k = shape.length - 1; k >= 0; k--) { index.unshift(rest % shape[k]); rest = Math.floor(rest / shape[k]); }
+  throw new UserError(
+    `${file}: tensor '${name}' holds ${bad} NaN/Inf value(s), the first ${values[first]} at [${index.join(', ')}]; ` +
+      'the checkpoint is corrupt (e.g. saved from a diverged run): use an earlier checkpoint or re-save it',
+  );
 }
 
 /** Checkpoint names of one architecture, relative to its prefix (`bert.` …) unless marked absolute. */
@@ -183,22 +213,129 @@ const SCHEMES: Record<Family, NameScheme> = {
   },
 };
 
-/** Read and check every tensor the encoder needs; missing and misshapen tensors are named. */
-export async function loadWeights(dir: string, config: EncoderConfig): Promise<EncoderWeights> {
+/** What loading a checkpoint will take, found without reading any tensor data. */
+export interface WeightsPlan {
+  /** The checkpoint file (or shard index). */
+  description: string;
+  /** The tensors the encoder reads, with the shapes config.json implies (already checked). */
+  tensors: { name: string; shape: number[] }[];
+  /** Their size once widened to float32. */
+  float32Bytes: number;
+  /** Tensors in the files that the encoder does not use (e.g. a classifier head). */
+  unused: string[];
+  /** Things the user should know, e.g. layers in the weights that config.json leaves out. */
+  warnings: string[];
+}
+
+type Reader = (name: string, shape: readonly number[]) => Promise<Float32Array>;
+
+/** Check a checkpoint against its config without reading tensor data: missing tensors and shapes (memory: checkWeightsFit). */
+export async function inspectWeights(dir: string, config: EncoderConfig): Promise<WeightsPlan> {
   const store = await TensorStore.open(dir);
   try {
-    return await mapWeights(store, config);
+    return await planWeights(store, config);
   } finally {
     await store.close();
   }
 }
 
-async function mapWeights(store: TensorStore, c: EncoderConfig): Promise<EncoderWeights> {
+/** Read and check every tensor the encoder needs; missing and misshapen tensors are named. */
+export async function loadWeights(dir: string, config: EncoderConfig): Promise<EncoderWeights> {
+  const store = await TensorStore.open(dir);
+  try {
+    checkWeightsFit(await planWeights(store, config));
+    return await mapWeights(store, config, (name, shape) => store.read(name, shape));
+  } finally {
+    await store.close();
+  }
+}
+
+/** Refuse, before reading, weights that cannot fit in the memory left (e.g. a config.json with absurd sizes). */
+export function checkWeightsFit(plan: WeightsPlan): void {
+  const available = availableMemory();
+  if (plan.float32Bytes > available) {
+    throw new UserError(
+      `${plan.description}: the weights take ${formatBytes(plan.float32Bytes)} as float32 but only ${formatBytes(available)} of memory is available; ` +
+        'free memory, use a machine with more, or check config.json (REPGEOM_MEMORY, when set, caps what repgeom may use)',
+    );
+  }
+}
+
+/** A dry run of the mapping: records the tensors it would read, then checks all their shapes. */
+async function planWeights(store: TensorStore, c: EncoderConfig): Promise<WeightsPlan> {
+  const tensors: { name: string; shape: number[] }[] = [];
+  const mapped = await mapWeights(store, c, async (name, shape) => {
+    tensors.push({ name, shape: [...shape] });
+    return new Float32Array(0);
+  });
+  for (const t of tensors) {
+    const actual = store.shape(t.name);
+    if (actual.length !== t.shape.length || actual.some((s, i) => s !== t.shape[i])) {
+      throw new UserError(
+        `${store.fileOf(t.name)}: tensor '${t.name}' has shape [${actual.join(', ')}] but config.json implies [${t.shape.join(', ')}]; ` +
+          `${mismatchFix(c, actual, t.shape)}`,
+      );
+    }
+  }
+  const float32Bytes = tensors.reduce((sum, t) => sum + 4 * t.shape.reduce((a, b) => a * b, 1), 0);
+  const extra = unusedLayers(store.description, c, mapped.unused);
+  return { description: store.description, tensors, float32Bytes, unused: mapped.unused, warnings: extra ? [extra] : [] };
+}
+
+/** config.json's names for the sizes a tensor shape is made of. */
+function sizeFields(c: EncoderConfig): [string, number][] {
+  const distil = c.family === 'distilbert';
+  return [
+    ['vocab_size', c.vocabSize], [distil ? 'dim' : 'hidden_size', c.hiddenSize], [distil ? 'hidden_dim' : 'intermediate_size', c.intermediateSize],
+    ['max_position_embeddings', c.maxPositions], ['type_vocab_size', c.typeVocabSize], ...(c.family === 'albert' ? [['embedding_size', c.embeddingSize] as [string, number]] : []),
+  ];
+}
+
+/** Which config.json field a misshapen tensor points at, as the fix of the message. */
+function mismatchFix(c: EncoderConfig, actual: readonly number[], expected: readonly number[]): string {
+  const wrong = expected.find((e, i) => actual[i] !== e);
+  const fields = sizeFields(c).filter(([, v]) => v === wrong).map(([k, v]) => `${k} ${v}`);
+  const which = fields.length > 0 ? `its ${fields.join(' or ')}` : 'its sizes';
+  return `config.json does not match these weights (check ${which}): use the config.json saved with them`;
+}
+
+/** The layer a tensor name belongs to (ALBERT: its group), or null. */
+function layerOf(family: Family, name: string): number | null {
+  const m = (family === 'albert' ? /albert_layer_groups\.(\d+)\./ : family === 'distilbert' ? /transformer\.layer\.(\d+)\./ : /encoder\.layer\.(\d+)\./).exec(name);
+  return m ? Number(m[1]) : null;
+}
+
+function layerField(c: EncoderConfig): string {
+  return c.family === 'albert' ? 'num_hidden_groups' : c.family === 'distilbert' ? 'n_layers' : 'num_hidden_layers';
+}
+
+/** A warning when the weights hold layers past those config.json uses (their states would be silently missing). */
+function unusedLayers(description: string, c: EncoderConfig, unused: string[]): string | null {
+  const used = c.family === 'albert' ? c.numHiddenGroups : c.numLayers;
+  const layers = unused.map((n) => layerOf(c.family, n)).filter((l): l is number => l !== null && l >= used);
+  if (layers.length === 0) return null;
+  const top = Math.max(...layers);
+  const what = c.family === 'albert' ? 'layer groups' : 'layers';
+  return `${description}: ${layers.length} tensor(s) of ${what} ${Math.min(...layers)}..${top} are not used because config.json sets ` +
+    `${layerField(c)} to ${used}; set it to ${top + 1} in config.json to use them (or ignore this if the layers were dropped on purpose)`;
+}
+
+/** For a missing-tensor message: how many layers the weights do hold, when config.json asks for more. */
+function layersHeld(store: TensorStore, c: EncoderConfig, missing: string[]): string {
+  const wanted = missing.map((n) => layerOf(c.family, n)).filter((l): l is number => l !== null);
+  if (wanted.length === 0) return '';
+  const held = new Set(store.names().map((n) => layerOf(c.family, n)).filter((l): l is number => l !== null));
+  const count = held.size;
+  if (count === 0 || Math.min(...wanted) < count || ![...held].every((l) => l < count)) return '';
+  return `; the weights hold ${c.family === 'albert' ? 'layer groups' : 'layers'} 0..${count - 1} only: set ${layerField(c)} to ${count} in config.json`;
+}
+
+async function mapWeights(store: TensorStore, c: EncoderConfig, read: Reader): Promise<EncoderWeights> {
   const scheme = SCHEMES[c.family];
   const prefix = scheme.prefixes.find((p) => store.has(`${p}${scheme.word}.weight`));
   if (prefix === undefined) {
     const looked = scheme.prefixes.map((p) => `'${p}${scheme.word}.weight'`).join(' or ');
-    throw new UserError(`${store.description}: missing the word embeddings (looked for ${looked}); is this a ${c.modelType} checkpoint?`);
+    throw new UserError(`${store.description}: missing the word embeddings (looked for ${looked}); is this a ${c.modelType} checkpoint? Check model_type in config.json`);
   }
   const used = new Set<string>();
   // Collect every missing name first, so one error lists them all.
@@ -237,18 +374,21 @@ async function mapWeights(store: TensorStore, c: EncoderConfig): Promise<Encoder
   }
   if (missing.length > 0) {
     const shown = missing.slice(0, 4).map((m) => `'${m}'`).join(', ');
-    throw new UserError(`${store.description}: missing ${missing.length} tensor(s) that config.json (${c.numLayers} layers, ${c.modelType}) needs: ${shown}${missing.length > 4 ? ', …' : ''}`);
+    throw new UserError(
+      `${store.description}: missing ${missing.length} tensor(s) that config.json (${c.numLayers} layers, ${c.modelType}) needs: ${shown}${missing.length > 4 ? ', …' : ''}` +
+        (layersHeld(store, c, missing) || '; re-save the checkpoint with save_pretrained, or use the config.json saved with it'),
+    );
   }
 
   const linear = async (base: string, inputs: number, outputs: number, absolute = false): Promise<LinearWeights> => {
     const full = absolute ? base : prefix + base;
     used.add(`${full}.weight`);
     used.add(`${full}.bias`);
-    return { weight: await store.read(`${full}.weight`, [outputs, inputs]), bias: await store.read(`${full}.bias`, [outputs]), inputs, outputs };
+    return { weight: await read(`${full}.weight`, [outputs, inputs]), bias: await read(`${full}.bias`, [outputs]), inputs, outputs };
   };
   const norm = async (base: string, size: number, absolute = false): Promise<NormWeights> => {
     const [g, b] = normNames(base, absolute);
-    return { gamma: await store.read(g, [size]), beta: await store.read(b, [size]) };
+    return { gamma: await read(g, [size]), beta: await read(b, [size]) };
   };
 
   const layers: LayerWeights[] = [];
@@ -260,11 +400,11 @@ async function mapWeights(store: TensorStore, c: EncoderConfig): Promise<Encoder
       outputNorm: await norm(lp.outputNorm, H),
     });
   }
-  const wordEmbeddings = await store.read(plan.word, [c.vocabSize, E]);
+  const wordEmbeddings = await read(plan.word, [c.vocabSize, E]);
   const weights: EncoderWeights = {
     wordEmbeddings,
-    positionEmbeddings: await store.read(plan.position, [c.maxPositions, E]),
-    tokenTypeEmbeddings: plan.tokenType ? await store.read(plan.tokenType, [c.typeVocabSize, E]) : null,
+    positionEmbeddings: await read(plan.position, [c.maxPositions, E]),
+    tokenTypeEmbeddings: plan.tokenType ? await read(plan.tokenType, [c.typeVocabSize, E]) : null,
     embeddingNorm: await norm(scheme.embeddingNorm, E),
     embeddingProjection: scheme.embeddingProjection ? await linear(scheme.embeddingProjection, E, H) : null,
     layers,
@@ -279,12 +419,12 @@ async function mapWeights(store: TensorStore, c: EncoderConfig): Promise<Encoder
     if (bias) {
       used.add(bias);
       // transformers saves tied weights once: an absent decoder means "the word embeddings".
-      const decoderWeight = store.has(m.decoder) ? (used.add(m.decoder), await store.read(m.decoder, [c.vocabSize, E])) : wordEmbeddings;
+      const decoderWeight = store.has(m.decoder) ? (used.add(m.decoder), await read(m.decoder, [c.vocabSize, E])) : wordEmbeddings;
       weights.mlm = {
         transform: await linear(m.transform, H, E, true),
         norm: await norm(m.norm, E, true),
         decoderWeight,
-        decoderBias: await store.read(bias, [c.vocabSize]),
+        decoderBias: await read(bias, [c.vocabSize]),
       };
       for (const b of m.bias) if (store.has(b)) used.add(b);
     }
