@@ -33,9 +33,9 @@ describe('TwoNN on the geometry fixtures', () => {
       const keep = await twoNN(x, { duplicates: 'keep' });
       assertRelClose(keep.id, e.skdim_TwoNN_default.value, 1e-6, 'scikit-dimension TwoNN');
       assertRelClose(keep.id, e.reimpl_REIMPL.linear_fit_through_origin, 1e-9, 'exact linear fit');
-      assertRelClose(keep.ml, e.reimpl_REIMPL.mle_all_points_N_over_sumlog, 1e-9, 'N / Σ log μ');
-      assertRelClose(keep.mlUnbiased, e.reimpl_REIMPL.mle_unbiased_Nm1_over_sumlog, 1e-9, '(N − 1) / Σ log μ');
-      assertRelClose(keep.mlUnbiased, e.dadapy_2NN_ml.value, 1e-6, 'DADApy ml');
+      assertRelClose(keep.ml!, e.reimpl_REIMPL.mle_all_points_N_over_sumlog, 1e-9, 'N / Σ log μ');
+      assertRelClose(keep.mlUnbiased!, e.reimpl_REIMPL.mle_unbiased_Nm1_over_sumlog, 1e-9, '(N − 1) / Σ log μ');
+      assertRelClose(keep.mlUnbiased!, e.dadapy_2NN_ml.value, 1e-6, 'DADApy ml');
       assert.equal(keep.zeroDistancePoints, e.reimpl_REIMPL.n_r1_zero);
       assert.equal(keep.points, x.rows);
       assert.equal(keep.droppedPoints, 0);
@@ -62,8 +62,8 @@ describe('TwoNN fit details', () => {
     for (let i = 1; i <= 9; i++) { sxy += i * -Math.log(1 - i / 10); sxx += i * i; }
     const r = twoNNFromDistances(r1, r2, { duplicates: 'keep' });
     assertRelClose(r.id, sxy / sxx, 1e-14, 'slope');
-    assertRelClose(r.ml, 10 / 55, 1e-14, 'ml');
-    assertRelClose(r.mlUnbiased, 9 / 55, 1e-14, 'mlUnbiased');
+    assertRelClose(r.ml!, 10 / 55, 1e-14, 'ml');
+    assertRelClose(r.mlUnbiased!, 9 / 55, 1e-14, 'mlUnbiased');
   });
 
   test('fewer than 3 points is a UserError', async () => {
@@ -123,7 +123,7 @@ describe('TwoNN invariances and a known answer', () => {
     const a = await twoNN(x);
     const b = await twoNN(rotateScaleShift(x, orthonormalRows(12, 12, 12), 3.7, 25));
     assertRelClose(b.id, a.id, 1e-9, 'id');
-    assertRelClose(b.ml, a.ml, 1e-9, 'ml');
+    assertRelClose(b.ml!, a.ml!, 1e-9, 'ml');
   });
 
   test('points uniform on a 2-D square embedded in 10-D give TwoNN ≈ 2', async () => {
@@ -131,7 +131,7 @@ describe('TwoNN invariances and a known answer', () => {
     // of the square bias it slightly down; |id − 2| < 0.15 is a 3σ band.
     const r = await twoNN(uniformSquareIn10D(2000, 3));
     assert.ok(Math.abs(r.id - 2) < 0.15, `${r.id}`);
-    assert.ok(Math.abs(r.mlUnbiased - 2) < 0.15, `${r.mlUnbiased}`);
+    assert.ok(Math.abs(r.mlUnbiased! - 2) < 0.15, `${r.mlUnbiased}`);
   });
 });
 
