@@ -14,7 +14,7 @@ import assert from 'node:assert/strict';
 import { CASES, EXPECTED, loadFixture, gaussianMatrix, orthonormalRows, rotateScaleShift, assertRelClose, uniformSquareIn10D } from './helpers/fixtures.js';
 import type { Matrix } from '../src/backend/matrix.js';
 import { takeRows } from '../src/backend/matrix.js';
-import { UserError } from '../src/errors.js';
+import { MetricUndefined, UserError } from '../src/errors.js';
 import { knn } from '../src/metrics/knn.js';
 import { twoNN, twoNNFromDistances } from '../src/metrics/twonn.js';
 import { Rng, RowReservoir, sampleIndices, sampleRows } from '../src/metrics/sample.js';
@@ -87,8 +87,14 @@ describe('TwoNN duplicates', () => {
   const base = gaussianMatrix(1000, 10, 7);
   base.data.copyWithin(950 * 10, 0, 50 * 10);
 
-  test("zeroDistancePoints counts every duplicated point, 'keep' refuses, 'drop' drops them and the r1 = r2 ties", async () => {
-    await assert.rejects(twoNN(base, { duplicates: 'keep' }), (e: unknown) => e instanceof UserError && /100 of 1000 points/.test(e.message));
+  test("zeroDistancePoints counts every duplicated point, 'keep' fits like scikit-dimension, 'drop' drops them and the r1 = r2 ties", async () => {
+    // 100 infinite ratios, exactly the int(1000·0.1) = 100 discarded: scikit-dimension's value.
+    const keep = await twoNN(base, { duplicates: 'keep' });
+    assert.equal(keep.zeroDistancePoints, 100);
+    assert.equal(keep.ml, null);
+    // One more discarded fraction point short: an infinite ratio would enter the fit.
+    await assert.rejects(twoNN(base, { duplicates: 'keep', discardFraction: 0.09 }),
+      (e: unknown) => e instanceof MetricUndefined && /100 of 1000 points/.test(e.message) && /more than the 90 discarded/.test(e.message));
     const r = await twoNN(base);
     assert.equal(r.zeroDistancePoints, 100);
     // A point whose two nearest neighbours are a duplicated pair has r1 = r2 > 0: dropped too.
@@ -210,5 +216,55 @@ describe('seeded sampling', () => {
       }
     }
     assert.throws(() => new Rng(0.5), UserError);
+  });
+});
+
+describe("TwoNN duplicates 'keep': scikit-dimension's value when the infinite ratios are discarded", () => {
+  // 200 Gaussian points in 10-D (seed 21) whose last rows are copies of earlier ones.
+  function cloud(copies: number[]): Matrix<Float64Array> {
+    const x = gaussianMatrix(200, 10, 21);
+    copies.forEach((src, q) => x.data.copyWithin((200 - copies.length + q) * 10, src * 10, (src + 1) * 10));
+    return x;
+  }
+  // Rows 190..199 copy rows 0, 0, 1..8: row 0 has two copies, so those 3 points have
+  // r1 = r2 = 0 and μ = 0/0 = NaN; the 16 points of the 8 pairs have μ = r2/0 = ∞. 19 non-finite
+  // ratios, int(200·0.9) = 180 kept: all of them fall in the 20 discarded.
+  const five = cloud([0, 0, 1, 2, 3, 4, 5, 6, 7, 8]);
+  // scikit-dimension 0.3.4's TwoNN restated in numpy + scikit-learn 1.2 (Debian python3-sklearn):
+  // r1, r2 from NearestNeighbors(n_neighbors=2).fit(X).kneighbors() (as skdim's get_nn), μ = r2/r1,
+  // the int(N·0.9) smallest by np.argsort (∞ then NaN last), Femp = arange(1, 1 + n)/N,
+  // LinearRegression(fit_intercept=False) of −log(1 − Femp) on log μ, run once on this cloud
+  // written to .npy by the generator above.
+  const SKDIM_FIVE = 7.761976439567653;
+
+  test('NaN and ∞ ratios in the discarded tail: the fit over the finite ones (known answer)', async () => {
+    const r = await twoNN(five, { duplicates: 'keep', knnOptions: { exact: true } });
+    assert.equal(r.zeroDistancePoints, 19);
+    assert.equal(r.points, 200);
+    assert.equal(r.droppedPoints, 0);
+    assert.equal(r.ml, null);
+    assert.equal(r.mlUnbiased, null);
+    // By hand: the finite ratios, sorted; the 180 smallest; F = i/200 with the full N.
+    const nb = await knn(five, 2, { exact: true });
+    const finite: number[] = [];
+    for (let i = 0; i < 200; i++) if (nb.distances[2 * i] > 0) finite.push(nb.distances[2 * i + 1] / nb.distances[2 * i]);
+    assert.equal(finite.length, 181);
+    finite.sort((a, b) => a - b);
+    let sxy = 0, sxx = 0;
+    for (let i = 0; i < 180; i++) {
+      sxy += Math.log(finite[i]) * -Math.log(1 - (i + 1) / 200);
+      sxx += Math.log(finite[i]) ** 2;
+    }
+    assertRelClose(r.id, sxy / sxx, 1e-14, 'hand fit');
+    assertRelClose(r.id, SKDIM_FIVE, 1e-9, 'scikit-dimension restated');
+  });
+
+  test('more infinite ratios than the discarded tail: undefined, as scikit-dimension fails', async () => {
+    // 12 pairs: 24 infinite ratios, 20 discarded (scikit-learn's LinearRegression raises on ∞).
+    const six = cloud([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+    await assert.rejects(twoNN(six, { duplicates: 'keep' }),
+      (e: unknown) => e instanceof MetricUndefined && /24 of 200 points/.test(e.message) && /'drop'/.test(e.message));
+    // 'drop' still answers.
+    assert.ok((await twoNN(six)).id > 5);
   });
 });
