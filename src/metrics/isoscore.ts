@@ -30,7 +30,7 @@ export interface IsoScoreResult {
 export function isoScoreFromMoments(trace: number, frobenius2: number, dim: number): number {
   if (dim < 2) return 1; // a single dimension is trivially "isotropic"; (PR − 1)/(d − 1) is 0/0
   // All points equal: PR = 0/0. IsoScore of a zero covariance is undefined (not 0).
-  definedIf(frobenius2 > 0, 'all points are identical (zero covariance): IsoScore is undefined');
+  definedIf(frobenius2 > 0, 'zero covariance (all points identical): IsoScore is 0/0, undefined');
   return ((trace * trace) / frobenius2 - 1) / (dim - 1);
 }
 

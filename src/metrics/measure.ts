@@ -247,7 +247,7 @@ async function layerResult(s: LayerState, hs: HiddenStates, o: MeasureOptions): 
     } catch (e) {
       if (e instanceof MetricUndefined) {
         (out as Record<string, unknown>)[key] = null;
-        reasons[key] = e.message;
+        reasons[key] = identical && /^zero (co)?variance/.test(e.message) ? `all ${n} points are identical (zero covariance)` : e.message;
       } else if (e instanceof UserError) {
         throw new UserError(`${hs.path}: layer ${layer}: ${e.message}`);
       } else {
@@ -260,10 +260,11 @@ async function layerResult(s: LayerState, hs: HiddenStates, o: MeasureOptions): 
   else if (s.cov) out.moments = 'covariance';
   const cov = s.cov ? s.cov.covariance(1) : new Float64Array(0);
   const { trace, frobenius2 } = gram ?? traceAndFrobenius2(cov, s.cov ? d : 0);
+  const identical = (gram !== undefined || s.cov !== undefined) && trace === 0;
   if (m.has('isoscore')) {
     await attempt('isoscore', () => isoScoreFromMoments(trace, frobenius2, d));
     await attempt('participationRatio', () => {
-      definedIf(frobenius2 > 0, 'all points are identical (zero covariance): the participation ratio is 0/0');
+      definedIf(frobenius2 > 0, 'zero covariance (all points identical): the participation ratio is 0/0');
       return (trace * trace) / frobenius2;
     });
   }

@@ -53,7 +53,7 @@ export async function mle(x: Matrix, options: MleOptions = {}): Promise<MleResul
   const k = options.k ?? 20;
   const duplicates = options.duplicates ?? 'drop';
   checkOptions(k, duplicates);
-  check(x.rows >= k + 1, `MLE with k = ${k} neighbours needs at least ${k + 1} points, got ${x.rows}`);
+  check(x.rows >= k + 1, `MLE with k = ${k} neighbours needs at least ${k + 1} points, got ${x.rows}; lower k (--mle-k) or give more points`);
   let nb = options.knn;
   if (nb) {
     check(nb.rows === x.rows && nb.k >= k, `MLE: the given neighbours (${nb.rows} rows, k = ${nb.k}) do not fit ${x.rows} points and k = ${k}`);

@@ -199,6 +199,6 @@ function checkSpectrum(values: Float64Array): number {
     check(i === 0 || values[i] <= values[i - 1], () => `PCA-ID: eigenvalues must be in descending order (index ${i})`);
     total += values[i];
   }
-  definedIf(total > 0, 'the points have zero variance (all identical): PCA-ID is undefined');
+  definedIf(total > 0, 'zero variance (all points identical): PCA-ID is undefined');
   return total;
 }

@@ -27,7 +27,7 @@ export function rogueDimensions(variances: ArrayLike<number>, cosineContribution
   const d = variances.length;
   let totalVariance = 0, totalCosine = 0;
   for (let k = 0; k < d; k++) { totalVariance += variances[k]; totalCosine += cosineContributions[k]; }
-  definedIf(totalVariance > 0, 'the points have zero variance (all identical): variance shares are 0/0');
+  definedIf(totalVariance > 0, 'zero variance (all points identical): the variance shares are 0/0');
   const all: RogueDimension[] = [];
   for (let k = 0; k < d; k++) {
     all.push({

@@ -87,7 +87,7 @@ export interface TwoNNResult {
 /** TwoNN on the rows of `x` (rows = points). Needs at least 3 points. */
 export async function twoNN(x: Matrix, options: TwoNNOptions = {}): Promise<TwoNNResult> {
   const n = x.rows;
-  check(n >= 3, `TwoNN needs at least 3 points, got ${n}`);
+  check(n >= 3, `TwoNN needs at least 3 points, got ${n}; give more points or leave TwoNN out (--metrics)`);
   const discardFraction = options.discardFraction ?? 0.1;
   const duplicates = options.duplicates ?? 'drop';
   checkOptions(discardFraction, duplicates);
