@@ -68,3 +68,13 @@ test('PointStore keeps the rows of blocks of any size, grown past its first capa
   for (let i = 0; i < 5 * D; i++) assert.equal(m.data[i], x.data[i]);
   for (let i = 5 * D; i < N * D; i++) assert.equal(m.data[i], Math.fround(x.data[i]));
 });
+
+test('the float32 product kernel for large N×N×d products (chunked float32 sums, added in float64) agrees to 1e-8', async () => {
+  const { getTf } = await import('../src/backend/tf.js');
+  const tf = (await getTf()).tf;
+  // 300 × 12,000: 1.08e9 multiply-adds, past the float32 threshold.
+  const big = gaussianMatrix(300, 12_000, 4);
+  const a = new GramMoments(big), b = new GramMoments(big, { kind: 'float32', tf });
+  assertRelClose(b.trace, a.trace, 1e-8, 'trace');
+  assertRelClose(b.frobenius2, a.frobenius2, 1e-8, 'frobenius2');
+});

@@ -16,7 +16,8 @@
  *   every other direction c is orthogonal to all points, so Z(c) = Σᵢ e⁰ = N.
  */
 import type { Matrix } from '../backend/matrix.js';
-import { columnMeans } from './covariance.js';
+import { multiply } from '../backend/gemm.js';
+import { columnMeans, FLOAT32_BLOCK_ROWS, type ProductKernel } from './covariance.js';
 import { symmetricEigen } from './eigen.js';
 import { clampSpectrum } from './spectrum.js';
 import { checkC0Size, type C0, type IsoScoreStarMoments } from './isoscore-star.js';
@@ -53,6 +54,35 @@ function centred(x: Matrix): Float64Array {
   return c;
 }
 
+/** Multiply-adds from which X_c X_cᵀ goes through the float32 kernel, when it is the one chosen (≈ 1 s in float64 loops). */
+const FLOAT32_GRAM_WORK = 1e9;
+
+/**
+ * A Aᵀ for row-major A (n×d) through the product kernel. The float32 kernel sums in float32, so
+ * the columns go in chunks of FLOAT32_BLOCK_ROWS, each chunk's product added in float64: the
+ * same short float32 sums as the covariance accumulator's blocks, and its accuracy.
+ */
+function gramProduct(a: Float64Array, n: number, d: number, kernel: ProductKernel): Float64Array {
+  if (kernel.kind === 'float64' || n * n * d < FLOAT32_GRAM_WORK) return crossProduct(a, n, a, n, d, true);
+  const g = new Float64Array(n * n);
+  for (let c0 = 0; c0 < d; c0 += FLOAT32_BLOCK_ROWS) {
+    const w = Math.min(FLOAT32_BLOCK_ROWS, d - c0);
+    const part = new Float64Array(n * w), partT = new Float64Array(w * n);
+    for (let r = 0; r < n; r++) {
+      for (let j = 0; j < w; j++) {
+        const v = a[r * d + c0 + j];
+        part[r * w + j] = v;
+        partT[j * n + r] = v;
+      }
+    }
+    const p = multiply(part, n, w, partT, n, kernel);
+    for (let i = 0; i < g.length; i++) g[i] += p[i];
+  }
+  // Symmetric to the last bit, as the eigen-solver reads one triangle.
+  for (let i = 0; i < n; i++) for (let j = 0; j < i; j++) g[j * n + i] = g[i * n + j];
+  return g;
+}
+
 /** A Bᵀ for row-major A (m×d) and B (n×d): m×n, float64. */
 function crossProduct(a: Float64Array, m: number, b: Float64Array, n: number, d: number, symmetric: boolean): Float64Array {
   const g = new Float64Array(m * n);
@@ -84,13 +114,17 @@ export class GramMoments {
   private readonly xc: Float64Array;
   private readonly gram: Float64Array;
 
-  constructor(x: Matrix) {
+  private readonly kernel: ProductKernel;
+
+  /** `kernel`: as for the covariance (float32 tfjs from d ≥ 256 under 'auto'); used for the large N×N×d products. */
+  constructor(x: Matrix, kernel: ProductKernel = { kind: 'float64' }) {
     this.x = x;
+    this.kernel = kernel;
     this.points = x.rows;
     this.dim = x.cols;
     const n = x.rows, scale = n - 1;
     this.xc = centred(x);
-    this.gram = crossProduct(this.xc, n, this.xc, n, x.cols, true);
+    this.gram = gramProduct(this.xc, n, x.cols, kernel);
     let traceG = 0;
     for (let i = 0; i < n; i++) traceG += this.gram[i * n + i];
     this.trace = traceG / scale;
@@ -154,7 +188,7 @@ export class GramMoments {
   partitionIsotropy(): number {
     const n = this.points, d = this.dim;
     const xs = this.x.data instanceof Float64Array ? this.x.data : Float64Array.from(this.x.data);
-    const k = crossProduct(xs, n, xs, n, d, true);
+    const k = gramProduct(xs, n, d, this.kernel);
     const { values, vectors } = symmetricEigen(k, n, { vectors: true });
     let lo = Infinity, hi = -Infinity;
     const take = (logZ: number) => { lo = Math.min(lo, logZ); hi = Math.max(hi, logZ); };

@@ -219,7 +219,7 @@ export async function measure(hs: HiddenStates, options: MeasureOptions): Promis
     }
 
     const layers: LayerMeasures[] = [];
-    for (const info of infos) layers.push(await layerResult(states.get(info.layer) as LayerState, hs, options));
+    for (const info of infos) layers.push(await layerResult(states.get(info.layer) as LayerState, hs, options, kernels.get(info.layer) as ProductKernel));
     const kinds = new Set([...kernels.values()].map((k) => k.kind));
     return {
       backend: tfLoaded() ? (await getTf()).name : 'js',
@@ -233,7 +233,7 @@ export async function measure(hs: HiddenStates, options: MeasureOptions): Promis
   }
 }
 
-async function layerResult(s: LayerState, hs: HiddenStates, o: MeasureOptions): Promise<LayerMeasures> {
+async function layerResult(s: LayerState, hs: HiddenStates, o: MeasureOptions, kernel: ProductKernel): Promise<LayerMeasures> {
   const m = o.metrics, d = s.dim, n = s.count, layer = s.info.layer;
   check(n >= 2, `${hs.path}: layer ${layer} has ${n} point${n === 1 ? '' : 's'}; the metrics need at least 2 (give more points, or leave the layer out with --layers)`);
   const out: LayerMeasures = { layer, name: s.info.name, points: n, dim: d };
@@ -255,7 +255,7 @@ async function layerResult(s: LayerState, hs: HiddenStates, o: MeasureOptions): 
       }
     }
   };
-  const gram = s.points ? new GramMoments(s.points.matrix()) : undefined;
+  const gram = s.points ? new GramMoments(s.points.matrix(), kernel) : undefined;
   if (gram) out.moments = 'gram';
   else if (s.cov) out.moments = 'covariance';
   const cov = s.cov ? s.cov.covariance(1) : new Float64Array(0);
@@ -380,7 +380,9 @@ function checkMemory(path: string, infos: LayerInfo[], o: MeasureOptions): void 
     if (wantsSample) bytes += 12 * Math.min(o.sample, n) * d;
     widest = Math.max(widest, d);
   }
-  bytes += 8 * 4 * square;
+  // One layer at a time: the covariance copy and eigen work space; with eigenvectors (partition,
+  // transforms) also the second moment, the reflectors and the vectors.
+  bytes += 8 * square * (m.has('partition') || o.transform.kind !== 'none' ? 5 : 2);
   const available = availableMemory();
   if (bytes <= available && square <= MAX_ARRAY_ELEMENTS) return;
   const fixes = ['measure fewer layers at once (--layers)'];
