@@ -27,7 +27,7 @@ import { MetricUndefined, UserError, check, definedIf } from '../errors.js';
 import { CovarianceAccumulator, type ProductKernel } from './covariance.js';
 import { covarianceSink, covarianceWorkerCount, PARALLEL_MIN_ROWS, type CovarianceSink } from './covariance-parallel.js';
 import { GramMoments, PointStore } from './gram.js';
-import { availableMemory, checkMagnitude, formatBytes, maxAbsOf, MAX_ARRAY_ELEMENTS } from './resources.js';
+import { availableMemory, checkMagnitude, formatBytes, magnitudeLimits, maxAbsOf, MAX_ARRAY_ELEMENTS } from './resources.js';
 import { CosineAccumulator, type CosineResult } from './cosine.js';
 import { isoScoreFromMoments, traceAndFrobenius2 } from './isoscore.js';
 import { isoScoreStarFromMoments, isoScoreStarOfCovariance, validateC0, checkZeta, type C0 } from './isoscore-star.js';
@@ -120,8 +120,9 @@ interface LayerState {
   covSink?: CovarianceSink;
   /** The points themselves, for the Gram form (fewer points than dimensions). */
   points?: PointStore;
-  /** Largest |value| seen (raw input). */
+  /** Largest |value| seen (raw input), and the largest float64 moments can take (resources.ts). */
   maxAbs: number;
+  maxAllowed: number;
   batch?: CovarianceAccumulator;
   cosine?: CosineAccumulator;
   reservoir?: RowReservoir;
@@ -157,6 +158,8 @@ export async function measure(hs: HiddenStates, options: MeasureOptions): Promis
       for await (const { layer, block } of hs.scan({ blockRows: options.blockRows, layers: layerIds, nonFinite: options.nonFinite })) {
         const state = states.get(layer) as LayerState;
         state.maxAbs = maxAbsOf(block.data, state.maxAbs);
+        // Overflow is refused at the first block that shows it (underflow only once all are seen).
+        if (state.maxAbs > state.maxAllowed) checkMagnitude(hs.path, layer, state.maxAbs, state.info.rows, state.info.cols);
         await feed(state, state.transform ? state.transform.apply(block) : block);
         done += block.rows;
         options.onProgress?.(label, done, total);
@@ -166,7 +169,7 @@ export async function measure(hs: HiddenStates, options: MeasureOptions): Promis
     // Pass 1: fit the transform.
     const states = new Map<number, LayerState>();
     for (const info of infos) {
-      states.set(info.layer, { info, dim: info.cols, count: 0, maxAbs: 0 });
+      states.set(info.layer, { info, dim: info.cols, count: 0, maxAbs: 0, maxAllowed: magnitudeLimits(info.rows, info.cols).max });
     }
     const checkMagnitudes = () => { for (const s of states.values()) checkMagnitude(hs.path, s.info.layer, s.maxAbs, s.info.rows, s.info.cols); };
     if (options.transform.kind !== 'none') {
