@@ -200,7 +200,16 @@ describe('memory', () => {
     assert.equal(typeof (l.twoNN as { id: number }).id, 'number');
   });
 
-  test('the same layer with a transform (d×d eigenvectors) is refused before the work', () => {
+  test('--transform center needs only the mean: the same layer, IsoScore unchanged (translation invariant)', () => {
+    const env = { REPGEOM_MEMORY_LIMIT: '256M' };
+    const [plain] = measureJson([path('vocab.npy'), '--metrics', 'isoscore,cosine'], env).layers;
+    const [centred] = measureJson([path('vocab.npy'), '--metrics', 'isoscore,cosine', '--transform', 'center'], env).layers;
+    assertRelClose(centred.isoscore as number, plain.isoscore as number, 1e-9, 'IsoScore');
+    // Centred points have mean zero, so Σ uᵢ is small: the mean cosine falls to about −1/(N − 1).
+    assert.ok((centred.cosine as { meanPairwise: number }).meanPairwise < 0.05);
+  });
+
+  test('the same layer with a transform that needs d×d eigenvectors is refused before the work', () => {
     expectUserError(repgeom(['measure', path('vocab.npy'), '--transform', 'whiten', '--quiet'], { REPGEOM_MEMORY_LIMIT: '256M' }),
       /vocab\.npy: .*need about [\d.]+ GB of memory but 256\.0 MB is available.*30522×30522 float64 matrix is 6\.9 GB.*drop --transform/);
   });

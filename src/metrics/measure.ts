@@ -24,7 +24,7 @@ import type { Matrix } from '../backend/matrix.js';
 import { getTf, tfLoaded } from '../backend/tf.js';
 import type { HiddenStates, LayerInfo } from '../io/hidden-states.js';
 import { MetricUndefined, UserError, check, definedIf } from '../errors.js';
-import { CovarianceAccumulator, type ProductKernel } from './covariance.js';
+import { CovarianceAccumulator, MeanAccumulator, type ProductKernel } from './covariance.js';
 import { covarianceSink, covarianceWorkerCount, PARALLEL_MIN_ROWS, type CovarianceSink } from './covariance-parallel.js';
 import { GramMoments, PointStore } from './gram.js';
 import { availableMemory, checkMagnitude, formatBytes, magnitudeLimits, maxAbsOf, MAX_ARRAY_ELEMENTS } from './resources.js';
@@ -39,7 +39,7 @@ import { twoNN, type TwoNNResult } from './twonn.js';
 import { mle, type MleResult } from './mle.js';
 import { knn } from './knn.js';
 import { RowReservoir } from './sample.js';
-import { fitTransform, describeTransform, type FittedTransform, type TransformSpec } from './transforms.js';
+import { fitTransform, describeTransform, transformNeedsCovariance, type FittedTransform, type TransformSpec, type TransformStats } from './transforms.js';
 
 export const METRICS = ['isoscore', 'isoscore-star', 'cosine', 'partition', 'twonn', 'mle', 'pca-id', 'spectrum', 'rogue'] as const;
 export type MetricName = (typeof METRICS)[number];
@@ -173,11 +173,16 @@ export async function measure(hs: HiddenStates, options: MeasureOptions): Promis
     }
     const checkMagnitudes = () => { for (const s of states.values()) checkMagnitude(hs.path, s.info.layer, s.maxAbs, s.info.rows, s.info.cols); };
     if (options.transform.kind !== 'none') {
-      const fits = new Map([...states.values()].map((s) => [s.info.layer, sink(s.info, s.dim)]));
+      const needsCovariance = transformNeedsCovariance(options.transform);
+      const fits = new Map([...states.values()].map((s) => {
+        const means = new MeanAccumulator(s.dim);
+        const fitSink = needsCovariance ? sink(s.info, s.dim) : { add: (b: Matrix) => { means.add(b); }, finish: async () => means };
+        return [s.info.layer, fitSink] as const;
+      }));
       await pass('fit transform', (s, b) => fits.get(s.info.layer)?.add(b), states);
       checkMagnitudes();
       for (const s of states.values()) {
-        const fit = await (fits.get(s.info.layer) as CovarianceSink).finish();
+        const fit = await (fits.get(s.info.layer) as { finish(): Promise<TransformStats> }).finish();
         check(fit.count >= 2, `${hs.path}: layer ${s.info.layer} has ${fit.count} point(s); --transform needs at least 2 (give more points, or leave the layer out with --layers)`);
         s.transform = fitTransform(options.transform, fit, kernels.get(s.info.layer));
         s.dim = s.transform.outDim;
@@ -369,8 +374,7 @@ function checkMemory(path: string, infos: LayerInfo[], o: MeasureOptions): void 
   const workers = covarianceWorkerCount();
   let bytes = 0, square = 0, widest = 0;
   for (const { rows: n, cols: d } of infos) {
-    const transformed = o.transform.kind !== 'none';
-    if (transformed) { bytes += 8 * d * d; square = Math.max(square, d * d); }
+    if (transformNeedsCovariance(o.transform)) { bytes += 8 * d * d; square = Math.max(square, d * d); }
     if (wantsCovariance) {
       if (n < d) {
         bytes += 8 * (2 * n * d + 3 * n * n);
@@ -385,12 +389,12 @@ function checkMemory(path: string, infos: LayerInfo[], o: MeasureOptions): void 
   }
   // One layer at a time: the covariance copy and eigen work space; with eigenvectors (partition,
   // transforms) also the second moment, the reflectors and the vectors.
-  bytes += 8 * square * (m.has('partition') || o.transform.kind !== 'none' ? 5 : 2);
+  bytes += 8 * square * (m.has('partition') || transformNeedsCovariance(o.transform) ? 5 : 2);
   const available = availableMemory();
   if (bytes <= available && square <= MAX_ARRAY_ELEMENTS) return;
   const fixes = ['measure fewer layers at once (--layers)'];
   if (wantsCovariance) fixes.push('leave out the covariance metrics (e.g. --metrics cosine,twonn,mle)');
-  if (o.transform.kind !== 'none') fixes.push('drop --transform');
+  if (transformNeedsCovariance(o.transform)) fixes.push('drop --transform (or use center)');
   if (wantsSample) fixes.push('lower --sample');
   const matrix = square > 0 ? ` (one ${widest}×${widest} float64 matrix is ${formatBytes(8 * widest * widest)}; layers with fewer points than dimensions use the N×N Gram form instead)` : '';
   throw new UserError(`${path}: the requested metrics on ${infos.length} layer(s) need about ${formatBytes(bytes)} of memory but ${formatBytes(available)} is available${matrix}; ${fixes.join(', or ')}`);
