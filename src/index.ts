@@ -1,12 +1,13 @@
 /** The repgeom library: `import { isoScore, isoScoreStar, twoNN } from 'repgeom'`. */
 export type { Matrix, FloatArray } from './backend/matrix.js';
 export { matrix, sliceRows, takeRows } from './backend/matrix.js';
-export { UserError } from './errors.js';
+export { UserError, MetricUndefined } from './errors.js';
 export { getTf, requestBackend, BACKEND_CHOICES, type BackendChoice, type Tf } from './backend/tf.js';
 
 export { CovarianceAccumulator, accumulate, columnMeans, type ProductKernel } from './metrics/covariance.js';
 export { isoScore, isoScoreFromMoments, isoScoreOfCovariance, traceAndFrobenius2, type IsoScoreResult } from './metrics/isoscore.js';
-export { isoScoreStar, isoScoreStarOfCovariance, isoScoreStarLoss, validateC0, type C0 } from './metrics/isoscore-star.js';
+export { isoScoreStar, isoScoreStarOfCovariance, isoScoreStarFromMoments, isoScoreStarLoss, validateC0, type C0, type IsoScoreStarMoments } from './metrics/isoscore-star.js';
+export { GramMoments, PointStore } from './metrics/gram.js';
 export { cosineIsotropy, CosineAccumulator, type CosineResult } from './metrics/cosine.js';
 export { partitionIsotropy, PartitionAccumulator, partitionDirections } from './metrics/partition.js';
 export { rogueDimensions, type RogueDimension } from './metrics/rogue.js';
@@ -19,7 +20,7 @@ export { knn, knnBruteForce, type KnnResult } from './metrics/knn.js';
 export { Rng, sampleRows, RowReservoir } from './metrics/sample.js';
 export { fitTransform, parseTransform, type TransformSpec, type FittedTransform } from './metrics/transforms.js';
 export { ContextualAccumulator, type ContextualResult } from './metrics/contextual.js';
-export { measure, METRICS, type MetricName, type MeasureOptions, type MeasureResult, type LayerMeasures } from './metrics/measure.js';
+export { measure, METRICS, type MetricName, type MeasureOptions, type MeasureResult, type LayerMeasures, type LayerMetricValues } from './metrics/measure.js';
 
 export { openHiddenStates, type HiddenStates, type LayerInfo } from './io/hidden-states.js';
 export { readNpy, readNpyInt32, writeNpy } from './io/npy.js';

@@ -184,7 +184,6 @@ describe('measure: bad input', () => {
     ['fewer than k + 1 points for MLE', () => ['measure', path('good.npy'), '--metrics', 'mle'], /at least 21 points/],
     ['a C0 of the wrong size', () => ['measure', path('good.npy'), '--metrics', 'isoscore-star', '--c0', path('c0-3x3.npy')], /3×3.*4 dimensions/],
     ['C0 points of another width', () => ['measure', path('good.npy'), '--metrics', 'isoscore-star', '--c0-points', path('c0-3x3.npy')], /3 dimensions.*has 4/],
-    ['duplicates with --duplicates keep', () => ['measure', path('dup.npy'), '--metrics', 'twonn', '--duplicates', 'keep'], /duplicate|r₁ = 0|zero/i],
     ['an empty Arrow file', () => ['measure', path('empty.arrow')], /empty|no rows/i],
     ['unknown metric', () => ['measure', path('good.npy'), '--metrics', 'isoscore,foo'], /unknown metric 'foo'/],
     ['zeta out of range', () => ['measure', path('good.npy'), '--zeta', '2'], /--zeta/],

@@ -12,7 +12,7 @@ import { isoScoreStar, validateC0 } from '../src/metrics/isoscore-star.js';
 import { accumulate, CovarianceAccumulator } from '../src/metrics/covariance.js';
 import { getTf } from '../src/backend/tf.js';
 import { sliceRows } from '../src/backend/matrix.js';
-import { UserError } from '../src/errors.js';
+import { MetricUndefined, UserError } from '../src/errors.js';
 
 describe('IsoScore on the geometry fixtures', () => {
   for (const name of CASES) {
@@ -129,4 +129,14 @@ describe('IsoScore⋆ on the geometry fixtures', () => {
     validateC0(Float64Array.from([2, 1, 0, 1, 2, 0, 0, 0, 0]), d, 'c0.npy'); // PSD with a zero eigenvalue
     assert.throws(() => isoScoreStar(gaussianMatrix(10, 3, 1), { c0: 'identity', zeta: 1.5 }), /zeta must be in \[0, 1\]/);
   });
+});
+
+test('identical points: IsoScore and IsoScore⋆ (C0 = self) are undefined, not 0, on both the covariance and the Gram path', () => {
+  const same = (rows: number, cols: number) => ({ data: new Float64Array(rows * cols).fill(0.75), rows, cols });
+  assert.throws(() => isoScore(same(20, 5)), (e: unknown) => e instanceof MetricUndefined && /identical/.test(e.message));
+  assert.throws(() => isoScore(same(5, 20)), MetricUndefined);
+  const x = same(20, 5);
+  assert.throws(() => isoScoreStar(x, { c0: accumulate(x).covariance(1), zeta: 0.2 }), MetricUndefined);
+  // With C0 = I the shrinkage keeps Σ = ζ·I nonzero: IsoScore⋆ = 1.
+  assert.ok(Math.abs(isoScoreStar(x, { c0: 'identity', zeta: 0.2 }) - 1) < 1e-15);
 });

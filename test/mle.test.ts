@@ -10,7 +10,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CASES, EXPECTED, loadFixture, gaussianMatrix, orthonormalRows, assertRelClose, rotateScaleShift, uniformSquareIn10D } from './helpers/fixtures.js';
 import type { Matrix } from '../src/backend/matrix.js';
-import { UserError } from '../src/errors.js';
+import { MetricUndefined, UserError } from '../src/errors.js';
 import { knn } from '../src/metrics/knn.js';
 import { mle, mleFromDistances } from '../src/metrics/mle.js';
 
@@ -59,7 +59,7 @@ describe('MLE formula and errors', () => {
   test("duplicates: T_1 = 0 points are counted, dropped by 'drop', refused by 'keep'", async () => {
     const x = gaussianMatrix(600, 6, 3);
     x.data.copyWithin(570 * 6, 0, 30 * 6); // rows 570..599 copy rows 0..29: 60 points at distance 0
-    await assert.rejects(mle(x, { duplicates: 'keep' }), (e: unknown) => e instanceof UserError && /60 of 600 points/.test(e.message));
+    await assert.rejects(mle(x, { duplicates: 'keep' }), (e: unknown) => e instanceof MetricUndefined && /60 of 600 points/.test(e.message));
     const r = await mle(x);
     assert.equal(r.zeroDistancePoints, 60);
     assert.equal(r.droppedPoints, 60);

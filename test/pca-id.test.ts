@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { matrix, type Matrix } from '../src/backend/matrix.js';
-import { UserError } from '../src/errors.js';
+import { MetricUndefined, UserError } from '../src/errors.js';
 import { accumulate } from '../src/metrics/covariance.js';
 import {
   lpcaBrokenStick, lpcaFan, lpcaFO, lpcaKaiser, lpcaMaxgap, lpcaParticipationRatio, lpcaRatio, pcaId,
@@ -107,10 +107,10 @@ test('each rule on a hand-made spectrum', () => {
   assert.ok(Number.isNaN(lpcaFan(Float64Array.of(1, 1, 1, 1))), 'all equal: scikit-dimension raises');
 });
 
-test('invalid spectra are user errors', () => {
-  assert.throws(() => pcaId(Float64Array.of(1)), UserError);
-  assert.throws(() => pcaId(Float64Array.of(0, 0)), UserError);
-  assert.throws(() => pcaId(Float64Array.of(1, 2)), UserError);
+test('invalid spectra are user errors; one eigenvalue or zero variance is undefined (null in measure)', () => {
+  assert.throws(() => pcaId(Float64Array.of(1)), MetricUndefined);
+  assert.throws(() => pcaId(Float64Array.of(0, 0)), MetricUndefined);
+  assert.throws(() => pcaId(Float64Array.of(1, 2)), (e: unknown) => e instanceof UserError && !(e instanceof MetricUndefined));
   assert.throws(() => pcaId(Float64Array.of(1, -1e-3)), UserError);
   assert.throws(() => pcaId(Float64Array.of(NaN, 1)), UserError);
   assert.throws(() => covarianceSpectrum(new Float64Array(4), 2, 1), UserError);

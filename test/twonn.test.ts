@@ -14,7 +14,7 @@ import assert from 'node:assert/strict';
 import { CASES, EXPECTED, loadFixture, gaussianMatrix, orthonormalRows, rotateScaleShift, assertRelClose, uniformSquareIn10D } from './helpers/fixtures.js';
 import type { Matrix } from '../src/backend/matrix.js';
 import { takeRows } from '../src/backend/matrix.js';
-import { UserError } from '../src/errors.js';
+import { MetricUndefined, UserError } from '../src/errors.js';
 import { knn } from '../src/metrics/knn.js';
 import { twoNN, twoNNFromDistances } from '../src/metrics/twonn.js';
 import { Rng, RowReservoir, sampleIndices, sampleRows } from '../src/metrics/sample.js';
@@ -33,9 +33,9 @@ describe('TwoNN on the geometry fixtures', () => {
       const keep = await twoNN(x, { duplicates: 'keep' });
       assertRelClose(keep.id, e.skdim_TwoNN_default.value, 1e-6, 'scikit-dimension TwoNN');
       assertRelClose(keep.id, e.reimpl_REIMPL.linear_fit_through_origin, 1e-9, 'exact linear fit');
-      assertRelClose(keep.ml, e.reimpl_REIMPL.mle_all_points_N_over_sumlog, 1e-9, 'N / Σ log μ');
-      assertRelClose(keep.mlUnbiased, e.reimpl_REIMPL.mle_unbiased_Nm1_over_sumlog, 1e-9, '(N − 1) / Σ log μ');
-      assertRelClose(keep.mlUnbiased, e.dadapy_2NN_ml.value, 1e-6, 'DADApy ml');
+      assertRelClose(keep.ml!, e.reimpl_REIMPL.mle_all_points_N_over_sumlog, 1e-9, 'N / Σ log μ');
+      assertRelClose(keep.mlUnbiased!, e.reimpl_REIMPL.mle_unbiased_Nm1_over_sumlog, 1e-9, '(N − 1) / Σ log μ');
+      assertRelClose(keep.mlUnbiased!, e.dadapy_2NN_ml.value, 1e-6, 'DADApy ml');
       assert.equal(keep.zeroDistancePoints, e.reimpl_REIMPL.n_r1_zero);
       assert.equal(keep.points, x.rows);
       assert.equal(keep.droppedPoints, 0);
@@ -62,8 +62,8 @@ describe('TwoNN fit details', () => {
     for (let i = 1; i <= 9; i++) { sxy += i * -Math.log(1 - i / 10); sxx += i * i; }
     const r = twoNNFromDistances(r1, r2, { duplicates: 'keep' });
     assertRelClose(r.id, sxy / sxx, 1e-14, 'slope');
-    assertRelClose(r.ml, 10 / 55, 1e-14, 'ml');
-    assertRelClose(r.mlUnbiased, 9 / 55, 1e-14, 'mlUnbiased');
+    assertRelClose(r.ml!, 10 / 55, 1e-14, 'ml');
+    assertRelClose(r.mlUnbiased!, 9 / 55, 1e-14, 'mlUnbiased');
   });
 
   test('fewer than 3 points is a UserError', async () => {
@@ -87,8 +87,14 @@ describe('TwoNN duplicates', () => {
   const base = gaussianMatrix(1000, 10, 7);
   base.data.copyWithin(950 * 10, 0, 50 * 10);
 
-  test("zeroDistancePoints counts every duplicated point, 'keep' refuses, 'drop' drops them and the r1 = r2 ties", async () => {
-    await assert.rejects(twoNN(base, { duplicates: 'keep' }), (e: unknown) => e instanceof UserError && /100 of 1000 points/.test(e.message));
+  test("zeroDistancePoints counts every duplicated point, 'keep' fits like scikit-dimension, 'drop' drops them and the r1 = r2 ties", async () => {
+    // 100 infinite ratios, exactly the int(1000·0.1) = 100 discarded: scikit-dimension's value.
+    const keep = await twoNN(base, { duplicates: 'keep' });
+    assert.equal(keep.zeroDistancePoints, 100);
+    assert.equal(keep.ml, null);
+    // One more discarded fraction point short: an infinite ratio would enter the fit.
+    await assert.rejects(twoNN(base, { duplicates: 'keep', discardFraction: 0.09 }),
+      (e: unknown) => e instanceof MetricUndefined && /100 of 1000 points/.test(e.message) && /more than the 90 discarded/.test(e.message));
     const r = await twoNN(base);
     assert.equal(r.zeroDistancePoints, 100);
     // A point whose two nearest neighbours are a duplicated pair has r1 = r2 > 0: dropped too.
@@ -123,7 +129,7 @@ describe('TwoNN invariances and a known answer', () => {
     const a = await twoNN(x);
     const b = await twoNN(rotateScaleShift(x, orthonormalRows(12, 12, 12), 3.7, 25));
     assertRelClose(b.id, a.id, 1e-9, 'id');
-    assertRelClose(b.ml, a.ml, 1e-9, 'ml');
+    assertRelClose(b.ml!, a.ml!, 1e-9, 'ml');
   });
 
   test('points uniform on a 2-D square embedded in 10-D give TwoNN ≈ 2', async () => {
@@ -131,7 +137,7 @@ describe('TwoNN invariances and a known answer', () => {
     // of the square bias it slightly down; |id − 2| < 0.15 is a 3σ band.
     const r = await twoNN(uniformSquareIn10D(2000, 3));
     assert.ok(Math.abs(r.id - 2) < 0.15, `${r.id}`);
-    assert.ok(Math.abs(r.mlUnbiased - 2) < 0.15, `${r.mlUnbiased}`);
+    assert.ok(Math.abs(r.mlUnbiased! - 2) < 0.15, `${r.mlUnbiased}`);
   });
 });
 
@@ -210,5 +216,55 @@ describe('seeded sampling', () => {
       }
     }
     assert.throws(() => new Rng(0.5), UserError);
+  });
+});
+
+describe("TwoNN duplicates 'keep': scikit-dimension's value when the infinite ratios are discarded", () => {
+  // 200 Gaussian points in 10-D (seed 21) whose last rows are copies of earlier ones.
+  function cloud(copies: number[]): Matrix<Float64Array> {
+    const x = gaussianMatrix(200, 10, 21);
+    copies.forEach((src, q) => x.data.copyWithin((200 - copies.length + q) * 10, src * 10, (src + 1) * 10));
+    return x;
+  }
+  // Rows 190..199 copy rows 0, 0, 1..8: row 0 has two copies, so those 3 points have
+  // r1 = r2 = 0 and μ = 0/0 = NaN; the 16 points of the 8 pairs have μ = r2/0 = ∞. 19 non-finite
+  // ratios, int(200·0.9) = 180 kept: all of them fall in the 20 discarded.
+  const five = cloud([0, 0, 1, 2, 3, 4, 5, 6, 7, 8]);
+  // scikit-dimension 0.3.4's TwoNN restated in numpy + scikit-learn 1.2 (Debian python3-sklearn):
+  // r1, r2 from NearestNeighbors(n_neighbors=2).fit(X).kneighbors() (as skdim's get_nn), μ = r2/r1,
+  // the int(N·0.9) smallest by np.argsort (∞ then NaN last), Femp = arange(1, 1 + n)/N,
+  // LinearRegression(fit_intercept=False) of −log(1 − Femp) on log μ, run once on this cloud
+  // written to .npy by the generator above.
+  const SKDIM_FIVE = 7.761976439567653;
+
+  test('NaN and ∞ ratios in the discarded tail: the fit over the finite ones (known answer)', async () => {
+    const r = await twoNN(five, { duplicates: 'keep', knnOptions: { exact: true } });
+    assert.equal(r.zeroDistancePoints, 19);
+    assert.equal(r.points, 200);
+    assert.equal(r.droppedPoints, 0);
+    assert.equal(r.ml, null);
+    assert.equal(r.mlUnbiased, null);
+    // By hand: the finite ratios, sorted; the 180 smallest; F = i/200 with the full N.
+    const nb = await knn(five, 2, { exact: true });
+    const finite: number[] = [];
+    for (let i = 0; i < 200; i++) if (nb.distances[2 * i] > 0) finite.push(nb.distances[2 * i + 1] / nb.distances[2 * i]);
+    assert.equal(finite.length, 181);
+    finite.sort((a, b) => a - b);
+    let sxy = 0, sxx = 0;
+    for (let i = 0; i < 180; i++) {
+      sxy += Math.log(finite[i]) * -Math.log(1 - (i + 1) / 200);
+      sxx += Math.log(finite[i]) ** 2;
+    }
+    assertRelClose(r.id, sxy / sxx, 1e-14, 'hand fit');
+    assertRelClose(r.id, SKDIM_FIVE, 1e-9, 'scikit-dimension restated');
+  });
+
+  test('more infinite ratios than the discarded tail: undefined, as scikit-dimension fails', async () => {
+    // 12 pairs: 24 infinite ratios, 20 discarded (scikit-learn's LinearRegression raises on ∞).
+    const six = cloud([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+    await assert.rejects(twoNN(six, { duplicates: 'keep' }),
+      (e: unknown) => e instanceof MetricUndefined && /24 of 200 points/.test(e.message) && /'drop'/.test(e.message));
+    // 'drop' still answers.
+    assert.ok((await twoNN(six)).id > 5);
   });
 });

@@ -103,7 +103,7 @@ export interface CovarianceSink {
 }
 
 /** Rows from which starting workers (a tfjs instance each, ~0.2 s) pays for itself. */
-const PARALLEL_MIN_ROWS = 16_384;
+export const PARALLEL_MIN_ROWS = 16_384;
 
 /**
  * A sink for `rows` points of width `dim`: worker threads when the float32 kernel is in use,

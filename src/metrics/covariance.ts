@@ -97,6 +97,27 @@ export class CovarianceAccumulator {
   }
 }
 
+/** Count and float64 column means of rows added block by block: all `--transform center` needs. */
+export class MeanAccumulator {
+  count = 0;
+  private readonly sum: Float64Array;
+
+  constructor(readonly dim: number) {
+    this.sum = new Float64Array(dim);
+  }
+
+  add(block: Matrix): this {
+    const d = this.dim;
+    for (let r = 0; r < block.rows; r++) for (let j = 0; j < d; j++) this.sum[j] += block.data[r * d + j];
+    this.count += block.rows;
+    return this;
+  }
+
+  get mean(): Float64Array {
+    return this.sum.map((s) => s / this.count);
+  }
+}
+
 /** Column means in float64. */
 export function columnMeans(data: ArrayLike<number>, rows: number, cols: number): Float64Array {
   const mean = new Float64Array(cols);

@@ -30,23 +30,36 @@ import { symmetricEigen } from './eigen.js';
 /** The shrinkage covariance: a d×d matrix, or the identity. */
 export type C0 = Float64Array | 'identity';
 
+/** The pieces of Σ = (1 − ζ)·C + ζ·C0 that IsoScore⋆ needs: tr C, ‖C‖_F², tr C0, ‖C0‖_F², ⟨C, C0⟩_F. */
+export interface IsoScoreStarMoments {
+  trace: number;
+  frobenius2: number;
+  traceC0: number;
+  frobenius2C0: number;
+  inner: number;
+}
+
+/** IsoScore⋆ from its moments (so that the Gram form for N < d needs no d×d matrix). */
+export function isoScoreStarFromMoments(p: IsoScoreStarMoments, zeta: number, dim: number): number {
+  checkZeta(zeta);
+  const a = 1 - zeta;
+  const trace = a * p.trace + zeta * p.traceC0;
+  const frobenius2 = a * a * p.frobenius2 + 2 * zeta * a * p.inner + zeta * zeta * p.frobenius2C0;
+  return isoScoreFromMoments(trace, frobenius2, dim);
+}
+
 /** IsoScore⋆ from the batch covariance and C0 (both d×d, symmetric). */
 export function isoScoreStarOfCovariance(cBatch: Float64Array, c0: C0, zeta: number, dim: number): number {
   checkZeta(zeta);
   const c = traceAndFrobenius2(cBatch, dim);
-  let traceC0: number, frob2C0: number, inner: number;
   if (c0 === 'identity') {
-    traceC0 = dim; frob2C0 = dim; inner = c.trace;
-  } else {
-    checkC0Size(c0, dim);
-    ({ trace: traceC0, frobenius2: frob2C0 } = traceAndFrobenius2(c0, dim));
-    inner = 0;
-    for (let i = 0; i < cBatch.length; i++) inner += cBatch[i] * c0[i];
+    return isoScoreStarFromMoments({ ...c, traceC0: dim, frobenius2C0: dim, inner: c.trace }, zeta, dim);
   }
-  const a = 1 - zeta;
-  const trace = a * c.trace + zeta * traceC0;
-  const frobenius2 = a * a * c.frobenius2 + 2 * zeta * a * inner + zeta * zeta * frob2C0;
-  return isoScoreFromMoments(trace, frobenius2, dim);
+  checkC0Size(c0, dim);
+  const { trace: traceC0, frobenius2: frobenius2C0 } = traceAndFrobenius2(c0, dim);
+  let inner = 0;
+  for (let i = 0; i < cBatch.length; i++) inner += cBatch[i] * c0[i];
+  return isoScoreStarFromMoments({ ...c, traceC0, frobenius2C0, inner }, zeta, dim);
 }
 
 /** IsoScore⋆ of a batch of points (rows) with shrinkage C0 and weight ζ. */
@@ -59,7 +72,7 @@ export function checkZeta(zeta: number): void {
   check(Number.isFinite(zeta) && zeta >= 0 && zeta <= 1, `zeta must be in [0, 1], got ${zeta}`);
 }
 
-function checkC0Size(c0: Float64Array, dim: number): void {
+export function checkC0Size(c0: Float64Array, dim: number): void {
   check(c0.length === dim * dim,
     `C0 has ${c0.length} entries but the points have ${dim} dimensions (expected a ${dim}×${dim} matrix)`);
 }

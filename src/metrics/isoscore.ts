@@ -13,7 +13,7 @@
  * Invariant to translation, rotation and uniform scaling; in [0, 1].
  */
 import type { Matrix } from '../backend/matrix.js';
-import { check } from '../errors.js';
+import { check, definedIf } from '../errors.js';
 import { accumulate, columnMeans, type ProductKernel } from './covariance.js';
 
 export interface IsoScoreResult {
@@ -29,7 +29,8 @@ export interface IsoScoreResult {
 /** IsoScore from tr(C) and ‖C‖_F² of a d-dimensional covariance. */
 export function isoScoreFromMoments(trace: number, frobenius2: number, dim: number): number {
   if (dim < 2) return 1; // a single dimension is trivially "isotropic"; (PR − 1)/(d − 1) is 0/0
-  if (frobenius2 === 0) return 0; // all points equal: no dimension is used
+  // All points equal: PR = 0/0. IsoScore of a zero covariance is undefined (not 0).
+  definedIf(frobenius2 > 0, 'zero covariance (all points identical): IsoScore is 0/0, undefined');
   return ((trace * trace) / frobenius2 - 1) / (dim - 1);
 }
 
@@ -57,7 +58,7 @@ export function isoScore(x: Matrix, kernel?: ProductKernel): IsoScoreResult {
   const moments = x.rows < x.cols ? gramMoments(x) : covarianceMoments(x, kernel);
   return {
     isoscore: isoScoreFromMoments(moments.trace, moments.frobenius2, x.cols),
-    participationRatio: moments.frobenius2 === 0 ? 0 : (moments.trace * moments.trace) / moments.frobenius2,
+    participationRatio: (moments.trace * moments.trace) / moments.frobenius2,
     ...moments,
     points: x.rows,
     dim: x.cols,

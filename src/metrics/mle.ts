@@ -17,11 +17,11 @@
  * the fixtures' values).
  *
  * Duplicates (T_1 = 0 makes log(T_k/T_1) infinite): 'drop' (default) leaves those points' local
- * estimates out of the average (they still serve as neighbours of the others); 'keep' throws a
- * UserError when any point has T_1 = 0.
+ * estimates out of the average (they still serve as neighbours of the others); 'keep' throws
+ * MetricUndefined (a UserError) when any point has T_1 = 0.
  */
 import type { Matrix } from '../backend/matrix.js';
-import { check, UserError } from '../errors.js';
+import { check, definedIf } from '../errors.js';
 import { knn, type DuplicatePolicy, type KnnOptions, type KnnResult } from './knn.js';
 
 export interface MleOptions {
@@ -53,7 +53,7 @@ export async function mle(x: Matrix, options: MleOptions = {}): Promise<MleResul
   const k = options.k ?? 20;
   const duplicates = options.duplicates ?? 'drop';
   checkOptions(k, duplicates);
-  check(x.rows >= k + 1, `MLE with k = ${k} neighbours needs at least ${k + 1} points, got ${x.rows}`);
+  check(x.rows >= k + 1, `MLE with k = ${k} neighbours needs at least ${k + 1} points, got ${x.rows}; lower k (--mle-k) or give more points`);
   let nb = options.knn;
   if (nb) {
     check(nb.rows === x.rows && nb.k >= k, `MLE: the given neighbours (${nb.rows} rows, k = ${nb.k}) do not fit ${x.rows} points and k = ${k}`);
@@ -77,11 +77,9 @@ export function mleFromDistances(
   check(stride >= k && distances.length >= rows * stride, `MLE: ${stride} distances per row, ${k} needed`);
   let zero = 0;
   for (let i = 0; i < rows; i++) if (distances[i * stride] === 0) zero++;
-  if (duplicates === 'keep' && zero > 0) {
-    throw new UserError(
-      `MLE: ${zero} of ${rows} points have an exact duplicate (nearest-neighbour distance 0), so ` +
-      `log(T_k/T_1) is infinite; use duplicates 'drop' or remove the duplicates`);
-  }
+  definedIf(duplicates === 'drop' || zero === 0, () =>
+    `MLE: ${zero} of ${rows} points have an exact duplicate (nearest-neighbour distance 0), so ` +
+    `log(T_k/T_1) is infinite; use duplicates 'drop' or remove the duplicates`);
   let sumInverse = 0, used = 0;
   for (let i = 0; i < rows; i++) {
     const o = i * stride;
@@ -92,8 +90,8 @@ export function mleFromDistances(
     sumInverse += s / (k - 1);
     used++;
   }
-  check(used >= 1, `MLE: all ${rows} points have an exact duplicate; nothing to estimate`);
-  check(sumInverse > 0, `MLE: every point has its ${k} nearest neighbours at the same distance: the estimate is infinite`);
+  definedIf(used >= 1, `MLE: all ${rows} points have an exact duplicate; nothing to estimate`);
+  definedIf(sumInverse > 0, `MLE: every point has its ${k} nearest neighbours at the same distance: the estimate is infinite`);
   return { id: used / sumInverse, k, duplicates, points: used, zeroDistancePoints: zero, droppedPoints: rows - used };
 }
 

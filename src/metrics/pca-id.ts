@@ -10,7 +10,7 @@
  * and np.sum sum pairwise, and its broken stick adds the other way round: last-bit differences
  * that could only matter at an exact tie with a threshold).
  */
-import { check } from '../errors.js';
+import { check, definedIf } from '../errors.js';
 
 /** scikit-dimension's lPCA defaults. */
 export const LPCA_DEFAULTS = {
@@ -43,9 +43,9 @@ export interface PcaIdResult {
 }
 
 /**
- * All lPCA versions of a descending covariance spectrum. Throws UserError on fewer than two
- * eigenvalues (scikit-dimension needs two), a negative or non-finite one, an ascending pair,
- * or zero total variance.
+ * All lPCA versions of a descending covariance spectrum. Throws MetricUndefined (a UserError)
+ * on fewer than two eigenvalues (scikit-dimension needs two) or zero total variance, UserError on
+ * a negative or non-finite one or an ascending pair.
  */
 export function pcaId(values: Float64Array, options: LpcaOptions = {}): PcaIdResult {
   const o = { ...LPCA_DEFAULTS, ...options };
@@ -192,13 +192,13 @@ export function lpcaFan(
 
 /** Validate a spectrum as the lPCA rules need it and return Σλ. */
 function checkSpectrum(values: Float64Array): number {
-  check(values.length >= 2, `PCA-ID: needs at least 2 eigenvalues (got ${values.length})`);
+  definedIf(values.length >= 2, () => `PCA-ID needs at least 2 covariance eigenvalues (min(points, dimensions) ≥ 2), got ${values.length}`);
   let total = 0;
   for (let i = 0; i < values.length; i++) {
     check(Number.isFinite(values[i]) && values[i] >= 0, () => `PCA-ID: eigenvalue ${i} is ${values[i]}, not a finite non-negative number`);
     check(i === 0 || values[i] <= values[i - 1], () => `PCA-ID: eigenvalues must be in descending order (index ${i})`);
     total += values[i];
   }
-  check(total > 0, 'PCA-ID: the data have zero variance');
+  definedIf(total > 0, 'zero variance (all points identical): PCA-ID is undefined');
   return total;
 }

@@ -11,6 +11,8 @@
  * Σ_k CC_k is the mean pairwise cosine, so cosineShare says how much of the anisotropy one
  * dimension explains (it can be negative, or exceed 1, when contributions cancel).
  */
+import { definedIf } from '../errors.js';
+
 export interface RogueDimension {
   dim: number;
   varianceShare: number;
@@ -25,11 +27,12 @@ export function rogueDimensions(variances: ArrayLike<number>, cosineContribution
   const d = variances.length;
   let totalVariance = 0, totalCosine = 0;
   for (let k = 0; k < d; k++) { totalVariance += variances[k]; totalCosine += cosineContributions[k]; }
+  definedIf(totalVariance > 0, 'zero variance (all points identical): the variance shares are 0/0');
   const all: RogueDimension[] = [];
   for (let k = 0; k < d; k++) {
     all.push({
       dim: k,
-      varianceShare: totalVariance === 0 ? 0 : variances[k] / totalVariance,
+      varianceShare: variances[k] / totalVariance,
       cosineShare: totalCosine === 0 ? 0 : cosineContributions[k] / totalCosine,
     });
   }

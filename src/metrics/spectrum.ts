@@ -24,9 +24,16 @@ export function covarianceSpectrum(cov: Float64Array, dim: number, points: numbe
   check(Number.isInteger(dim) && dim >= 1 && cov.length === dim * dim,
     () => `covariance spectrum: ${cov.length} values do not form a ${dim}×${dim} covariance`);
   check(Number.isInteger(points) && points >= 2, `covariance spectrum: needs at least 2 points (got ${points})`);
-  const all = symmetricEigen(cov, dim).values;
+  return clampSpectrum(symmetricEigen(cov, dim).values, points, dim);
+}
+
+/**
+ * The first min(N, d) of descending eigenvalues, those at or below the rounding bound
+ * τ = max(N, d)·ε·λ₁ set to exactly 0 (see covarianceSpectrum); shared with the Gram form.
+ */
+export function clampSpectrum(all: Float64Array, points: number, dim: number): Float64Array {
   const values = all.slice(0, Math.min(points, dim));
-  const tol = Math.max(points, dim) * Number.EPSILON * Math.max(values[0], 0);
+  const tol = Math.max(points, dim) * Number.EPSILON * Math.max(values[0] ?? 0, 0);
   for (let i = 0; i < values.length; i++) if (values[i] <= tol) values[i] = 0;
   return values;
 }

@@ -36,7 +36,15 @@ export interface FittedTransform {
 }
 
 /** Fit a transform on the statistics of the points it will be applied to. */
-export function fitTransform(spec: TransformSpec, stats: CovarianceAccumulator, kernel: ProductKernel = { kind: 'float64' }): FittedTransform {
+/** What a transform is fitted on: the mean, and the covariance for abtt and whiten only (so that `center` needs no d×d matrix). */
+export type TransformStats = Pick<CovarianceAccumulator, 'dim' | 'mean' | 'count'> & { covariance?: (ddof?: number) => Float64Array };
+
+/** Whether fitting this transform needs the covariance (not only the mean). */
+export function transformNeedsCovariance(spec: TransformSpec): boolean {
+  return spec.kind === 'abtt' || spec.kind === 'whiten';
+}
+
+export function fitTransform(spec: TransformSpec, stats: TransformStats, kernel: ProductKernel = { kind: 'float64' }): FittedTransform {
   const d = stats.dim, mean = Float64Array.from(stats.mean);
   const centre = (block: Matrix): Float64Array => {
     const out = new Float64Array(block.rows * d);
@@ -49,6 +57,7 @@ export function fitTransform(spec: TransformSpec, stats: CovarianceAccumulator, 
   if (spec.kind === 'center') {
     return { spec, inDim: d, outDim: d, apply: (b) => ({ data: centre(b), rows: b.rows, cols: d }) };
   }
+  if (!stats.covariance) throw new Error(`fitTransform: ${spec.kind} needs the covariance, not only the mean`);
   const { values, vectors } = symmetricEigen(stats.covariance(1), d, { vectors: true });
   const u = vectors as Float64Array;
   let projection: Float64Array, outDim: number;

@@ -21,9 +21,11 @@
  * then silently returns a biased value (the infinite μ fall into the discarded tail) or fails.
  * Here `duplicates: 'drop'` (default) removes, as Ansuini et al. do, the points with r₁ = 0 or
  * r₁ = r₂ before the fit (N becomes the number kept); `'keep'` keeps every point, like
- * scikit-dimension, and throws a UserError as soon as a point has r₁ = 0, since its infinite
- * ratio always enters the ML estimates and would enter the fit unless it happened to fall in the
- * discarded tail. `zeroDistancePoints` (points with r₁ = 0) is always reported.
+ * scikit-dimension: a point with r₁ = 0 has μ = r₂/0 = ∞ (0/0 = NaN when r₂ = 0 too), sorted
+ * last as numpy sorts them (∞, then NaN). Where all of them fall in the discarded tail the fit
+ * is scikit-dimension's value (biased, RESEARCH.md §4); where one would enter the fit, the
+ * estimate is undefined (MetricUndefined). The ML estimates, which use every μ, are then null.
+ * `zeroDistancePoints` (points with r₁ = 0) is always reported.
  *
  * Error bar (Ansuini et al. 2019): `subsets` repeats the estimate on `count` random subsets of
  * `fraction` of the points (seeded) and reports their mean and standard deviation. The neighbours
@@ -33,7 +35,7 @@
  * fewer than two members in it, so each subset costs O(N) instead of a new neighbour search.
  */
 import type { Matrix } from '../backend/matrix.js';
-import { check, UserError } from '../errors.js';
+import { check, definedIf } from '../errors.js';
 import { knn, neighboursAmong, type DuplicatePolicy, type KnnOptions, type KnnResult } from './knn.js';
 import { Rng, sampleIndices } from './sample.js';
 
@@ -75,17 +77,17 @@ export interface TwoNNResult {
   droppedPoints: number;
   /** Points that entered the estimate (N of the formulas). */
   points: number;
-  /** N / Σ log μ. */
-  ml: number;
-  /** (N − 1) / Σ log μ (DADApy 'ml'). */
-  mlUnbiased: number;
+  /** N / Σ log μ; null when a ratio is infinite (duplicates under 'keep') or every μ is 1. */
+  ml: number | null;
+  /** (N − 1) / Σ log μ (DADApy 'ml'); null as `ml`. */
+  mlUnbiased: number | null;
   subsets?: TwoNNSubsets;
 }
 
 /** TwoNN on the rows of `x` (rows = points). Needs at least 3 points. */
 export async function twoNN(x: Matrix, options: TwoNNOptions = {}): Promise<TwoNNResult> {
   const n = x.rows;
-  check(n >= 3, `TwoNN needs at least 3 points, got ${n}`);
+  check(n >= 3, `TwoNN needs at least 3 points, got ${n}; give more points or leave TwoNN out (--metrics)`);
   const discardFraction = options.discardFraction ?? 0.1;
   const duplicates = options.duplicates ?? 'drop';
   checkOptions(discardFraction, duplicates);
@@ -162,24 +164,25 @@ export function twoNNFromDistances(
   check(total >= 3, `TwoNN needs at least 3 points, got ${total}`);
   let zero = 0;
   for (let i = 0; i < total; i++) if (r1[i] === 0) zero++;
-  if (duplicates === 'keep' && zero > 0) {
-    throw new UserError(
-      `TwoNN: ${zero} of ${total} points have an exact duplicate (nearest-neighbour distance 0), so their ` +
-      `ratio r2/r1 is infinite; use duplicates 'drop' (as Ansuini et al.) or remove the duplicates ` +
-      `(scikit-dimension would return a biased value or fail)`);
-  }
+  // Under 'keep' a point with r1 = 0 has μ = r2/0 = ∞, or 0/0 = NaN when its two nearest
+  // neighbours are both copies of it.
   const mu: number[] = [];
   for (let i = 0; i < total; i++) {
     if (duplicates === 'drop' && (r1[i] === 0 || r1[i] === r2[i])) continue;
     mu.push(r2[i] / r1[i]);
   }
   const n = mu.length;
-  check(n >= 3, `TwoNN: only ${n} of ${total} points are left after dropping duplicates and ties (r1 = 0 or r1 = r2); at least 3 are needed`);
+  definedIf(n >= 3, () => `TwoNN: only ${n} of ${total} points are left after dropping exact duplicates and ties (r1 = 0 or r1 = r2); at least 3 distinct points are needed`);
+  // Ascending with +∞ and then NaN last, as numpy's sort and argsort order them.
   const sorted = Float64Array.from(mu).sort();
-  let sumLog = 0;
-  for (let i = 0; i < n; i++) sumLog += Math.log(sorted[i]);
+  let finite = 0;
+  while (finite < n && Number.isFinite(sorted[finite])) finite++;
   const kept = Math.min(Math.floor(n * (1 - discardFraction)), n - 1);
-  check(kept >= 1, `TwoNN: discarding ${discardFraction} of ${n} points leaves none to fit`);
+  definedIf(kept >= 1, `TwoNN: discarding ${discardFraction} of ${n} points leaves none to fit`);
+  // scikit-dimension returns a value whenever the infinite ratios fall in the discarded tail.
+  definedIf(finite >= kept, () =>
+    `TwoNN (duplicates 'keep'): ${zero} of ${total} points have an exact duplicate (r1 = 0), so ${n - finite} ratios r2/r1 ` +
+    `are infinite and more than the ${n - kept} discarded; use duplicates 'drop' (as Ansuini et al.) or remove the duplicates`);
   let sxy = 0, sxx = 0;
   for (let i = 0; i < kept; i++) {
     const lx = Math.log(sorted[i]);
@@ -187,7 +190,12 @@ export function twoNNFromDistances(
     sxy += lx * ly;
     sxx += lx * lx;
   }
-  check(sxx > 0, 'TwoNN: every fitted point has r2 = r1 (log μ = 0): the fit is undefined');
+  definedIf(sxx > 0, 'TwoNN: every fitted point has r2 = r1 (log μ = 0): the fit is undefined');
+  // The ML estimates use every ratio: an infinite one makes them 0, which would be a number
+  // without meaning, so they are null then.
+  let sumLog = 0;
+  for (let i = 0; i < n; i++) sumLog += Math.log(sorted[i]);
+  const mlDefined = finite === n && sumLog > 0;
   return {
     id: sxy / sxx,
     discardFraction,
@@ -195,8 +203,8 @@ export function twoNNFromDistances(
     zeroDistancePoints: zero,
     droppedPoints: total - n,
     points: n,
-    ml: n / sumLog,
-    mlUnbiased: (n - 1) / sumLog,
+    ml: mlDefined ? n / sumLog : null,
+    mlUnbiased: mlDefined ? (n - 1) / sumLog : null,
   };
 }
 

@@ -56,6 +56,7 @@ export async function buildReport(input: BuildReportInput): Promise<Report> {
       modelType: cp.modelType, layers: result.layers.length, dim: result.layers[0]?.dim ?? 0,
     });
     for (const l of result.layers) {
+      notes.push(...undefinedNotes(cp.name, l));
       rows.push(reportRow(cp.name, l, contextual?.get(l.layer) ?? null));
       details.push({ checkpoint: cp.name, layer: l.layer, spectrum: l.spectrum ?? [], rogueDimensions: l.rogueDimensions ?? [] });
     }
@@ -68,6 +69,13 @@ export async function buildReport(input: BuildReportInput): Promise<Report> {
     version: input.version, created: new Date().toISOString(), title: input.title, backend, data: input.data,
     options: input.options, checkpoints, rows, details, measures, notes: [...new Set(notes)],
   };
+}
+
+/** One note per reason a metric is null on a layer (several metrics may share a reason). */
+function undefinedNotes(checkpoint: string, l: LayerMeasures): string[] {
+  const byReason = new Map<string, string[]>();
+  for (const [key, reason] of Object.entries(l.undefinedMetrics ?? {})) byReason.set(reason, [...(byReason.get(reason) ?? []), key]);
+  return [...byReason].map(([reason, keys]) => `${checkpoint}, layer ${l.layer}: ${keys.join(', ')} ${keys.length === 1 ? 'is' : 'are'} undefined (left empty): ${reason}`);
 }
 
 function reportRow(checkpoint: string, l: LayerMeasures, ctx: ContextualResult | null): ReportRow {
