@@ -2,33 +2,10 @@
  * Checks made before the large allocations and sums of `measure`: that the memory the metrics
  * will need is there, and that the values are of a size whose moments float64 can hold.
  */
-import { freemem, totalmem } from 'node:os';
 import { UserError } from '../errors.js';
 
 /** The most elements one typed array may have in Node 20 (V8 refuses more with a RangeError). */
 export const MAX_ARRAY_ELEMENTS = 2 ** 32 - 1;
-
-/**
- * Bytes this process may still allocate: the machine's available memory, the cgroup limit when
- * Node knows one, or `REPGEOM_MEMORY_LIMIT` (bytes, or with a K/M/G suffix) when set.
- */
-export function availableMemory(env: NodeJS.ProcessEnv = process.env): number {
-  const limit = env.REPGEOM_MEMORY_LIMIT;
-  if (limit !== undefined && limit !== '') {
-    const m = /^(\d+(?:\.\d+)?)([KMG]?)i?B?$/i.exec(limit.trim());
-    if (!m) throw new UserError(`REPGEOM_MEMORY_LIMIT='${limit}' is not a size; give bytes or a size like 512M or 8G`);
-    return Number(m[1]) * 1024 ** ' KMG'.indexOf(m[2].toUpperCase() || ' ');
-  }
-  const constrained = (process as { constrainedMemory?: () => number | undefined }).constrainedMemory?.();
-  const cap = constrained && constrained > 0 ? constrained : Infinity;
-  return Math.min(freemem(), totalmem(), cap);
-}
-
-export function formatBytes(bytes: number): string {
-  if (bytes >= 1024 ** 3) return `${(bytes / 1024 ** 3).toFixed(1)} GB`;
-  if (bytes >= 1024 ** 2) return `${(bytes / 1024 ** 2).toFixed(1)} MB`;
-  return `${Math.ceil(bytes / 1024)} KB`;
-}
 
 /**
  * Largest |value| a layer may hold for its moments to stay finite and normal in float64. The
