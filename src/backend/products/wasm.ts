@@ -45,11 +45,11 @@ const STACK_BYTES = 64 * 1024;
 const kernelFile = (variant: WasmVariant) => new URL(`../../../kernels/gemm-${variant}.wasm`, import.meta.url);
 
 let flagsSet = false;
-const bytes = new Map<WasmVariant, Buffer>();
+const bytes = new Map<WasmVariant, Uint8Array<ArrayBuffer>>();
 
-function kernelBytes(variant: WasmVariant): Buffer {
+function kernelBytes(variant: WasmVariant): Uint8Array<ArrayBuffer> {
   let b = bytes.get(variant);
-  if (!b) bytes.set(variant, (b = readFileSync(kernelFile(variant))));
+  if (!b) bytes.set(variant, (b = new Uint8Array(readFileSync(kernelFile(variant)))));
   return b;
 }
 
