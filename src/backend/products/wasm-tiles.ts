@@ -16,6 +16,8 @@ export const GEN = 0;      // bumped and notified to wake the workers
 export const DONE = 1;     // tiles finished in the current job
 export const STOP = 2;     // set when the products are closed
 export const ERROR = 3;    // set when a tile threw
+export const READY = 18;   // workers that have instantiated the kernel
+export const WORKER_TILES = 19;  // tiles computed by workers so far (shows they take part)
 const OP = 4, M = 5, N = 6, K = 7, A = 8, LDA = 9, TA = 10, B = 11, LDB = 12, TB = 13, C = 14, LDC = 15, UPPER = 16, TOTAL = 17;
 const ALPHA = 10, BETA = 11;          // Float64 slots (bytes 80, 88)
 const CLAIM = 12;                     // BigInt64 slot (byte 96)
@@ -76,7 +78,7 @@ export function publish(ctrl: Control, job: Job, generation: number): void {
 }
 
 /** Any thread: take and compute tiles of the published job until none are left. */
-export function runTiles(kernels: TileExports, ctrl: Control, scratch: number): void {
+export function runTiles(kernels: TileExports, ctrl: Control, scratch: number, worker: boolean): void {
   let w = Atomics.load(ctrl.claim, CLAIM);
   const gen = w >> 32n;
   const i = ctrl.i32;
@@ -101,6 +103,7 @@ export function runTiles(kernels: TileExports, ctrl: Control, scratch: number): 
         ctrl.message.fill(0).set(text.subarray(0, MESSAGE_BYTES - 1));
       }
     }
+    if (worker) Atomics.add(i, WORKER_TILES, 1);
     if (Atomics.add(i, DONE, 1) + 1 === total) Atomics.notify(i, DONE);
     w = Atomics.load(ctrl.claim, CLAIM);
   }

@@ -16,7 +16,7 @@ import type { Worker } from 'node:worker_threads';
 import { UserError, check } from '../../errors.js';
 import { spawnModuleWorker } from '../worker.js';
 import { checkGemmShapes, checkSyrkShapes, scaleOnly, type Products } from './types.js';
-import { CONTROL_BYTES, GEN, STOP, controlViews, publish, runTiles, waitDone, type Control, type TileExports } from './wasm-tiles.js';
+import { CONTROL_BYTES, GEN, READY, STOP, WORKER_TILES, controlViews, publish, runTiles, waitDone, type Control, type TileExports } from './wasm-tiles.js';
 
 export type WasmVariant = 'relaxed-simd' | 'simd128';
 
@@ -130,6 +130,25 @@ export class WasmProducts implements Products {
     return `wasm ${this.variant}, ${this.threads} thread${this.threads === 1 ? '' : 's'}`;
   }
 
+  /**
+   * Block until every helper thread has started (they join products as soon as they are up;
+   * the first products may run on fewer threads). False if `timeoutMs` passed first.
+   */
+  waitForThreads(timeoutMs: number): boolean {
+    const end = performance.now() + timeoutMs;
+    for (let r = Atomics.load(this.ctrl.i32, READY); r < this.workers.length; r = Atomics.load(this.ctrl.i32, READY)) {
+      const left = end - performance.now();
+      if (left <= 0) return false;
+      Atomics.wait(this.ctrl.i32, READY, r, left);
+    }
+    return true;
+  }
+
+  /** Tiles computed by the helper threads so far. */
+  helperTiles(): number {
+    return Atomics.load(this.ctrl.i32, WORKER_TILES);
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;
@@ -231,7 +250,7 @@ export class WasmProducts implements Products {
       Atomics.add(this.ctrl.i32, GEN, 1);
       Atomics.notify(this.ctrl.i32, GEN);
     }
-    runTiles(this.kernels, this.ctrl, this.scratch0);
+    runTiles(this.kernels, this.ctrl, this.scratch0, false);
     const failure = waitDone(this.ctrl, job.tiles);
     if (failure !== undefined) throw new Error(`wasm products: a kernel thread failed: ${failure}`);
   }
