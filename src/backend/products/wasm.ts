@@ -86,6 +86,8 @@ export class WasmProducts implements Products {
   private readonly operandBase: number;
   private readonly scratch0: number;
   private generation = 0;
+  /** Why a helper thread failed, if one did. */
+  helperError: string | undefined;
   private closed = false;
 
   constructor(options: WasmOptions = {}) {
@@ -102,15 +104,13 @@ export class WasmProducts implements Products {
 
     // Layout: the module's own data and stack, then a stack and a scratch area per thread,
     // then the operands.
-    const probe = new WebAssembly.Memory({ initial: 64, maximum: MAX_PAGES, shared: true });
-    const probeExports = new WebAssembly.Instance(module, { env: { memory: probe } }).exports as unknown as KernelExports;
-    const heapBase = probeExports.__heap_base.value as number;
-    const perThread = STACK_BYTES + align(probeExports.scratch_bytes());
+    this.memory = new WebAssembly.Memory({ initial: 64, maximum: MAX_PAGES, shared: true });
+    this.kernels = new WebAssembly.Instance(module, { env: { memory: this.memory } }).exports as unknown as KernelExports;
+    const heapBase = this.kernels.__heap_base.value as number;
+    const perThread = STACK_BYTES + align(this.kernels.scratch_bytes());
     const threadBase = align(heapBase);
     this.operandBase = align(threadBase + threads * perThread);
-    this.memory = probe;
     this.grow(this.operandBase);
-    this.kernels = probeExports;
     this.kernels.__stack_pointer.value = threadBase + STACK_BYTES;
     this.scratch0 = threadBase + STACK_BYTES;
 
@@ -121,6 +121,9 @@ export class WasmProducts implements Products {
       const worker = spawnModuleWorker(new URL(`./wasm-worker${extension()}`, import.meta.url), {
         workerData: { module, memory: this.memory, control: this.control, stackTop, scratch: stackTop },
       });
+      // A helper that fails to start only costs speed: the calling thread takes every tile
+      // no helper takes. Keep the reason for diagnosis instead of crashing the process.
+      worker.on('error', (e) => { this.helperError ??= String(e); });
       worker.unref();
       this.workers.push(worker);
     }
