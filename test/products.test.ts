@@ -25,29 +25,32 @@ const created: Products[] = [];
 const keep = <P extends Products>(p: P): P => (created.push(p), p);
 after(() => created.forEach((p) => p.close()));
 
-function systemBlas(): BlasProducts | undefined {
-  const choice = chooseProducts({ blas: 'auto', threads: 2 });
-  if (choice.products instanceof BlasProducts) return keep(choice.products);
+/** The library `auto` finds, if it is one whose threads we drive (OpenBLAS, MKL). */
+function systemBlasPath(): string | undefined {
+  const choice = chooseProducts({ blas: 'auto', threads: 1 });
   choice.products.close();
-  return undefined;
+  return choice.products instanceof BlasProducts && choice.products.threadsSet ? choice.products.path : undefined;
 }
 
-/** A wasm implementation whose helper threads are all up (hang guard: 60 s). */
-function startedWasm(options: ConstructorParameters<typeof WasmProducts>[0]): WasmProducts {
-  const p = keep(new WasmProducts(options));
+/** Products whose helper threads are all up (hang guard: 60 s). */
+function started<P extends WasmProducts | BlasProducts>(p: P): P {
+  keep(p);
   assert.ok(p.waitForThreads(60_000), 'the helper threads did not start');
   return p;
 }
 
-const implementations: { name: string; make: () => Products }[] = [];
-const blas = systemBlas();
-if (blas) implementations.push({ name: blas.describe(), make: () => blas });
+const blasPath = systemBlasPath();
 const variants = relaxedSimdAvailable() ? (['simd128', 'relaxed-simd'] as const) : (['simd128'] as const);
-const wasm = new Map<string, WasmProducts>();
-for (const variant of variants) {
+/** Every implementation here, as [name, factory for a thread count]. */
+const kinds: [string, (threads: number) => WasmProducts | BlasProducts][] = [
+  ...(blasPath ? [[`blas ${blasPath}`, (threads: number) => new BlasProducts(blasPath, threads)] as [string, (threads: number) => BlasProducts]] : []),
+  ...variants.map((variant) => [`wasm ${variant}`, (threads: number) => new WasmProducts({ variant, threads })] as [string, (threads: number) => WasmProducts]),
+];
+const implementations: { name: string; make: () => Products }[] = [];
+for (const [kind, make] of kinds) {
   for (const threads of [1, 2, 3]) {
-    const name = `wasm ${variant}, ${threads} thread${threads > 1 ? 's' : ''}`;
-    implementations.push({ name, make: () => wasm.get(name) ?? (wasm.set(name, startedWasm({ variant, threads })).get(name) as WasmProducts) });
+    let p: Products | undefined;
+    implementations.push({ name: `${kind}, ${threads} thread${threads > 1 ? 's' : ''}`, make: () => (p ??= started(make(threads))) });
   }
 }
 
@@ -86,9 +89,10 @@ function assertClose(got: ArrayLike<number>, ref: { value: Float64Array; scale: 
   }
 }
 
-// Shapes: 1×1, k = 1, primes, sizes across the float32 tiles (128×256, k blocks of 256) and the
-// float64 ones (64×128), and empty dimensions.
-const SHAPES: [number, number, number][] = [[1, 1, 1], [1, 5, 1], [6, 1, 4], [7, 11, 13], [130, 263, 300], [67, 131, 257], [3, 2, 0], [0, 4, 3], [4, 0, 3]];
+// Shapes: 1×1, k = 1, primes, sizes across the wasm kernel's float32 tiles (128×256, k blocks
+// of 256) and float64 ones (64×128), across the BLAS path's blocks (512×1024; 384² for syrk),
+// and empty dimensions.
+const SHAPES: [number, number, number][] = [[1, 1, 1], [1, 5, 1], [6, 1, 4], [7, 11, 13], [130, 263, 300], [67, 131, 257], [520, 1030, 3], [3, 2, 0], [0, 4, 3], [4, 0, 3]];
 const SCALARS: [number, number][] = [[1, 0], [0.7, 0.3], [-1.5, 1]];
 
 interface GemmCase {
@@ -120,7 +124,7 @@ interface SyrkCase { n: number; k: number; alpha: number; beta: number; a: Float
 const syrkCases: SyrkCase[] = [];
 {
   const rng = new Rng(11);
-  for (const [n, k] of [[1, 1], [5, 1], [13, 7], [300, 270], [129, 513], [0, 3], [3, 0]] as const) {
+  for (const [n, k] of [[1, 1], [5, 1], [13, 7], [300, 270], [129, 513], [800, 3], [0, 3], [3, 0]] as const) {
     const [alpha, beta] = SCALARS[syrkCases.length % SCALARS.length];
     const a = random(rng, k * n);
     // β·C needs a symmetric C: only the upper triangle is computed and then mirrored.
@@ -201,15 +205,29 @@ for (const impl of implementations) {
 
 // ---------------------------------------------------------------- determinism ---------------
 
-describe('wasm products do not depend on the number of threads', () => {
+describe('products do not depend on the number of threads', () => {
   const rng = new Rng(3);
   const [m, n, k] = [300, 530, 700];
   const a = Float32Array.from(random(rng, m * k)), b = Float32Array.from(random(rng, k * n));
   const a64 = Float64Array.from(a), b64 = Float64Array.from(b);
-  for (const variant of variants) {
-    test(`${variant}: gemm, dgemm, syrk and dsyrk bitwise equal on 1, 2 and 3 threads`, () => {
+  // Large enough for several blocks of the BLAS path (512×1024 gemm, 384² syrk) too.
+  const [m2, n2, k2] = [1100, 1500, 300];
+  const a2 = Float32Array.from(random(rng, m2 * k2)), b2 = Float32Array.from(random(rng, k2 * n2));
+  for (const [kind, make] of kinds) {
+    test(`${kind}: gemm, dgemm, syrk and dsyrk bitwise equal on 1, 2 and 3 threads`, () => {
+      const big = kind.startsWith('blas');
       const results = [1, 2, 3].map((threads) => {
-        const p = startedWasm({ variant, threads });
+        const p = started(make(threads));
+        if (big) {
+          const c = new Float32Array(m2 * n2), d = new Float64Array(m2 * n2), s = new Float32Array(n2 * n2), ds = new Float64Array(n2 * n2);
+          p.gemm(true, true, m2, n2, k2, 1, Float32Array.from(a2), Float32Array.from(b2), 0, c);
+          p.dgemm(false, false, m2, n2, k2, 1, Float64Array.from(a2), Float64Array.from(b2), 0, d);
+          p.syrk(n2, k2, 1, b2, 0, s);
+          p.dsyrk(n2, k2, 1, Float64Array.from(b2), 0, ds);
+          if (threads > 1) assert.ok(p.helperTiles() > 0, 'the helper threads took no block');
+          p.close();
+          return [c, d, s, ds];
+        }
         const c = new Float32Array(m * n), d = new Float64Array(m * n), s = new Float32Array(n * n), ds = new Float64Array(n * n);
         p.gemm(false, true, m, n, k, 1, a, Float32Array.from(b), 0, c);
         p.dgemm(true, false, m, n, k, 1, a64, b64, 0, d);
@@ -229,7 +247,7 @@ describe('wasm products do not depend on the number of threads', () => {
     // Room for C and 300 of the 700 values of k: slices of 256, 256 and 188.
     const small = { maxOperandBytes: 4 * (m * n) + 4 * (m + n) * 300 };
     const outs = [1, 3].map((threads) => {
-      const p = startedWasm({ threads, ...small });
+      const p = started(new WasmProducts({ threads, ...small }));
       const c = new Float32Array(m * n);
       p.gemm(true, false, m, n, k, 1, Float32Array.from({ length: k * m }, (_, i) => a[(i % m) * k + Math.floor(i / m)]), b, 0, c);
       p.close();
@@ -304,8 +322,8 @@ describe('choosing the products implementation', () => {
       /a 600×600 result \(1 MiB\) does not fit/, /libopenblas0/);
   });
 
-  test('REPGEOM_BLAS naming a working library uses it with the threads asked for', { skip: blas ? false : 'no system BLAS here' }, () => {
-    const p = keep(chooseProducts({ blas: blas?.path, threads: 1 }).products);
+  test('REPGEOM_BLAS naming a working library uses it with the threads asked for', { skip: blasPath ? false : 'no system BLAS here' }, () => {
+    const p = keep(chooseProducts({ blas: blasPath, threads: 1 }).products);
     assert.equal(p.kind, 'blas');
     assert.match(p.describe(), /, 1 thread$|its own threads$/);
   });

@@ -1,12 +1,17 @@
 /**
  * Matrix products on the system's CBLAS (OpenBLAS, MKL, Accelerate, or a generic libblas)
  * through the koffi FFI: typed arrays are passed to the library without copying, ~0.2 µs per
- * call. The library's own threads do the work; their number is set explicitly so that they
- * do not add to ours.
+ * call. Where the library's thread count can be set, it is set to 1 and our threads call it on
+ * blocks fixed by the shape (blas-tiles.ts): never both threadings at once, and results that
+ * do not depend on the number of threads.
  */
 import { createRequire } from 'node:module';
 import { basename } from 'node:path';
+import type { Worker } from 'node:worker_threads';
 import type * as Koffi from 'koffi';
+import { spawnModuleWorker } from '../worker.js';
+import { blasAddressFunctions, blasTileCount, blasTileKernels, type BlasFunctions } from './blas-tiles.js';
+import { CONTROL_BYTES, WORKER_TILES, controlViews, publish, runTiles, stopHelpers, waitDone, waitReady, wakeHelpers, type TileExports } from './tiles.js';
 import { checkGemmShapes, checkSyrkShapes, mirrorUpper, scaleOnly, type Products } from './types.js';
 
 const ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112, UPPER = 121;
@@ -50,16 +55,27 @@ export class BlasProducts implements Products {
   readonly kind = 'blas';
   /** E.g. "openblas 0.3.21", "mkl", "accelerate", "blas libblas.so.3". */
   readonly library: string;
-  /** Whether the thread count could be set (OpenBLAS, MKL). */
+  /**
+   * Whether the library's thread count could be set (OpenBLAS, MKL). Then the library runs
+   * single-threaded in each of our threads, on blocks fixed by the shape, so results do not
+   * depend on the thread count; otherwise (Accelerate, a generic libblas) it runs on its own
+   * threads from this one.
+   */
   readonly threadsSet: boolean;
+  readonly threads: number;
   private readonly lib: Koffi.LibraryHandle;
-  private readonly sgemmFn: Fn;
-  private readonly dgemmFn: Fn;
-  private readonly ssyrkFn: Fn;
-  private readonly dsyrkFn: Fn;
+  private readonly direct: BlasFunctions;
+  private readonly kernels: TileExports;
+  private readonly control = new SharedArrayBuffer(CONTROL_BYTES);
+  private readonly ctrl = controlViews(this.control);
+  private readonly workers: Worker[] = [];
+  private generation = 0;
+  private closed = false;
+  /** Why a helper thread failed, if one did (the calling thread then takes its blocks). */
+  helperError: string | undefined;
 
   /** Load `path` (a file or a name the dynamic loader finds); throws BlasUnusable. */
-  constructor(readonly path: string, readonly threads: number) {
+  constructor(readonly path: string, threads: number) {
     const k = koffi();
     if (!k) throw new BlasUnusable('load', 'the koffi FFI has no binary for this platform');
     try {
@@ -69,10 +85,13 @@ export class BlasProducts implements Products {
     }
     const fn = (decl: string): Fn => this.lib.func(decl) as Fn;
     try {
-      this.sgemmFn = fn('void cblas_sgemm(int, int, int, int, int, int, float, const float *, int, const float *, int, float, float *, int)');
-      this.dgemmFn = fn('void cblas_dgemm(int, int, int, int, int, int, double, const double *, int, const double *, int, double, double *, int)');
-      this.ssyrkFn = fn('void cblas_ssyrk(int, int, int, int, int, float, const float *, int, float, float *, int)');
-      this.dsyrkFn = fn('void cblas_dsyrk(int, int, int, int, int, double, const double *, int, double, double *, int)');
+      this.direct = {
+        sgemm: fn('void cblas_sgemm(int, int, int, int, int, int, float, const float *, int, const float *, int, float, float *, int)'),
+        dgemm: fn('void cblas_dgemm(int, int, int, int, int, int, double, const double *, int, const double *, int, double, double *, int)'),
+        ssyrk: fn('void cblas_ssyrk(int, int, int, int, int, float, const float *, int, float, float *, int)'),
+        dsyrk: fn('void cblas_dsyrk(int, int, int, int, int, double, const double *, int, double, double *, int)'),
+      };
+      this.kernels = blasTileKernels(blasAddressFunctions(this.lib));
     } catch (e) {
       throw new BlasUnusable('symbols', firstLine(e));
     }
@@ -86,9 +105,10 @@ export class BlasProducts implements Products {
     const config = optional('const char *openblas_get_config()');
     const setOpenblas = optional('void openblas_set_num_threads(int)');
     const setMkl = optional('void MKL_Set_Num_Threads(int)');
-    setOpenblas?.(threads);
-    setMkl?.(threads);
+    setOpenblas?.(1);
+    setMkl?.(1);
     this.threadsSet = setOpenblas !== undefined || setMkl !== undefined;
+    this.threads = this.threadsSet ? threads : 1;
     if (config) {
       const version = /OpenBLAS\s+(\S+)/.exec(String(config()))?.[1];
       this.library = version ? `openblas ${version}` : 'openblas';
@@ -100,44 +120,82 @@ export class BlasProducts implements Products {
       this.library = `blas ${basename(path)}`;
     }
     checkKnownProducts(this);
+    for (let t = 1; t < this.threads; t++) {
+      const worker = spawnModuleWorker(new URL(`./blas-worker${extension()}`, import.meta.url), { workerData: { path, control: this.control } });
+      worker.on('error', (e) => { this.helperError ??= String(e); });
+      worker.unref();
+      this.workers.push(worker);
+    }
   }
 
   describe(): string {
     return this.threadsSet ? `${this.library}, ${this.threads} thread${this.threads === 1 ? '' : 's'}` : `${this.library}, its own threads`;
   }
 
+  /** Block until every helper thread has started; false if `timeoutMs` passed first. */
+  waitForThreads(timeoutMs: number): boolean {
+    return waitReady(this.ctrl, this.workers.length, timeoutMs);
+  }
+
+  /** Blocks computed by the helper threads so far. */
+  helperTiles(): number {
+    return Atomics.load(this.ctrl.i32, WORKER_TILES);
+  }
+
   close(): void {
     // The library stays loaded: koffi functions of an unloaded library would crash if kept.
+    if (this.closed) return;
+    this.closed = true;
+    stopHelpers(this.ctrl);
+    for (const w of this.workers) void w.terminate();
   }
 
   gemm(transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number, a: Float32Array, b: Float32Array, beta: number, c: Float32Array): void {
     checkGemmShapes(m, n, k, a, b, c);
-    if (m === 0 || n === 0) return;
-    if (k === 0) return scaleOnly(beta, c, m * n);
-    this.sgemmFn(ROW_MAJOR, transA ? TRANS : NO_TRANS, transB ? TRANS : NO_TRANS, m, n, k, alpha, a, transA ? m : k, b, transB ? k : n, beta, c, n);
+    this.product(false, transA, transB, m, n, k, alpha, a, b, beta, c);
   }
 
   dgemm(transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number, a: Float64Array, b: Float64Array, beta: number, c: Float64Array): void {
     checkGemmShapes(m, n, k, a, b, c);
-    if (m === 0 || n === 0) return;
-    if (k === 0) return scaleOnly(beta, c, m * n);
-    this.dgemmFn(ROW_MAJOR, transA ? TRANS : NO_TRANS, transB ? TRANS : NO_TRANS, m, n, k, alpha, a, transA ? m : k, b, transB ? k : n, beta, c, n);
+    this.product(true, transA, transB, m, n, k, alpha, a, b, beta, c);
   }
 
   syrk(n: number, k: number, alpha: number, a: Float32Array, beta: number, c: Float32Array): void {
     checkSyrkShapes(n, k, a, c);
-    if (n === 0) return;
-    if (k === 0) return scaleOnly(beta, c, n * n);
-    this.ssyrkFn(ROW_MAJOR, UPPER, TRANS, n, k, alpha, a, n, beta, c, n);
-    mirrorUpper(c, n);
+    this.product(false, true, false, n, n, k, alpha, a, a, beta, c, true);
   }
 
   dsyrk(n: number, k: number, alpha: number, a: Float64Array, beta: number, c: Float64Array): void {
     checkSyrkShapes(n, k, a, c);
-    if (n === 0) return;
-    if (k === 0) return scaleOnly(beta, c, n * n);
-    this.dsyrkFn(ROW_MAJOR, UPPER, TRANS, n, k, alpha, a, n, beta, c, n);
-    mirrorUpper(c, n);
+    this.product(true, true, false, n, n, k, alpha, a, a, beta, c, true);
+  }
+
+  private product(f64: boolean, ta: boolean, tb: boolean, m: number, n: number, k: number, alpha: number,
+                  a: Float32Array | Float64Array, b: Float32Array | Float64Array, beta: number,
+                  c: Float32Array | Float64Array, upper = false): void {
+    if (this.closed) throw new Error('these BLAS products are closed');
+    if (m === 0 || n === 0) return;
+    if (k === 0) return scaleOnly(beta, c, m * n);
+    const lda = upper ? n : ta ? m : k, ldb = upper ? n : tb ? k : n;
+    if (!this.threadsSet) {
+      const d = this.direct;
+      if (upper) (f64 ? d.dsyrk : d.ssyrk)(ROW_MAJOR, UPPER, TRANS, n, k, alpha, a, lda, beta, c, n);
+      else (f64 ? d.dgemm : d.sgemm)(ROW_MAJOR, ta ? TRANS : NO_TRANS, tb ? TRANS : NO_TRANS, m, n, k, alpha, a, lda, b, ldb, beta, c, n);
+    } else {
+      const kx = koffi() as typeof Koffi;
+      const tiles = blasTileCount(m, n, upper);
+      const job = {
+        f64, m, n, k, a: Number(kx.address(a)), lda, ta: upper || ta, b: Number(kx.address(b)), ldb, tb: !upper && tb,
+        c: Number(kx.address(c)), ldc: n, alpha, beta, upper, tiles,
+      };
+      this.generation = (this.generation + 1) % 0x7fffffff;
+      publish(this.ctrl, job, this.generation);
+      if (this.workers.length > 0 && tiles > 1) wakeHelpers(this.ctrl);
+      runTiles(this.kernels, this.ctrl, 0, false);
+      const failure = waitDone(this.ctrl, tiles);
+      if (failure !== undefined) throw new Error(`BLAS products: a thread failed: ${failure}`);
+    }
+    if (upper) mirrorUpper(c, n);
   }
 }
 
@@ -170,6 +228,11 @@ export function checkKnownProducts(p: Products): void {
   p.syrk(2, 3, 1, Float32Array.from(a), 0, s32);
   p.dsyrk(2, 3, 1, Float64Array.from(a), 0, s64);
   if (!same(s32, [35, 44, 44, 56]) || !same(s64, [35, 44, 44, 56])) throw new BlasUnusable('wrong', 'a 3×2 test syrk came out wrong');
+}
+
+/** .ts under tsx (tests), .js once compiled. */
+function extension(): string {
+  return import.meta.url.endsWith('.ts') ? '.ts' : '.js';
 }
 
 function firstLine(e: unknown): string {

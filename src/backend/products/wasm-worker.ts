@@ -4,7 +4,7 @@
  * it is woken for. It never returns to the event loop until the products are closed.
  */
 import { workerData } from 'node:worker_threads';
-import { controlViews, runTiles, GEN, READY, STOP, type TileExports } from './wasm-tiles.js';
+import { controlViews, runTiles, GEN, READY, STOP, type TileExports } from './tiles.js';
 
 interface ThreadData {
   module: WebAssembly.Module;

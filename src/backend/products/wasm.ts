@@ -16,7 +16,7 @@ import type { Worker } from 'node:worker_threads';
 import { UserError, check } from '../../errors.js';
 import { spawnModuleWorker } from '../worker.js';
 import { checkGemmShapes, checkSyrkShapes, scaleOnly, type Products } from './types.js';
-import { CONTROL_BYTES, GEN, READY, STOP, WORKER_TILES, controlViews, publish, runTiles, waitDone, type Control, type TileExports } from './wasm-tiles.js';
+import { CONTROL_BYTES, WORKER_TILES, stopHelpers, waitReady, wakeHelpers, controlViews, publish, runTiles, waitDone, type Control, type TileExports } from './tiles.js';
 
 export type WasmVariant = 'relaxed-simd' | 'simd128';
 
@@ -138,13 +138,7 @@ export class WasmProducts implements Products {
    * the first products may run on fewer threads). False if `timeoutMs` passed first.
    */
   waitForThreads(timeoutMs: number): boolean {
-    const end = performance.now() + timeoutMs;
-    for (let r = Atomics.load(this.ctrl.i32, READY); r < this.workers.length; r = Atomics.load(this.ctrl.i32, READY)) {
-      const left = end - performance.now();
-      if (left <= 0) return false;
-      Atomics.wait(this.ctrl.i32, READY, r, left);
-    }
-    return true;
+    return waitReady(this.ctrl, this.workers.length, timeoutMs);
   }
 
   /** Tiles computed by the helper threads so far. */
@@ -155,9 +149,7 @@ export class WasmProducts implements Products {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    Atomics.store(this.ctrl.i32, STOP, 1);
-    Atomics.add(this.ctrl.i32, GEN, 1);
-    Atomics.notify(this.ctrl.i32, GEN);
+    stopHelpers(this.ctrl);
     for (const w of this.workers) void w.terminate();
   }
 
@@ -249,10 +241,7 @@ export class WasmProducts implements Products {
   private run(job: Parameters<typeof publish>[1]): void {
     this.generation = (this.generation + 1) % 0x7fffffff;
     publish(this.ctrl, job, this.generation);
-    if (this.workers.length > 0 && job.tiles > 1) {
-      Atomics.add(this.ctrl.i32, GEN, 1);
-      Atomics.notify(this.ctrl.i32, GEN);
-    }
+    if (this.workers.length > 0 && job.tiles > 1) wakeHelpers(this.ctrl);
     runTiles(this.kernels, this.ctrl, this.scratch0, false);
     const failure = waitDone(this.ctrl, job.tiles);
     if (failure !== undefined) throw new Error(`wasm products: a kernel thread failed: ${failure}`);
