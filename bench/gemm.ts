@@ -55,7 +55,10 @@ function bench(p: Products, impl: string): void {
 
 for (const threads of threadCounts) {
   const auto = chooseProducts({ blas: 'auto', threads });
-  if (auto.products instanceof BlasProducts) bench(auto.products, auto.products.library);
+  if (auto.products instanceof BlasProducts) {
+    auto.products.waitForThreads(60_000);
+    bench(auto.products, auto.products.library);
+  }
   else console.log(`no system BLAS: ${auto.note ?? ''}`);
   auto.products.close();
   for (const variant of relaxedSimdAvailable() ? (['simd128', 'relaxed-simd'] as const) : (['simd128'] as const)) {
