@@ -322,6 +322,16 @@ describe('choosing the products implementation', () => {
       /a 600×600 result \(1 MiB\) does not fit/, /libopenblas0/);
   });
 
+  test('wasm memory that cannot grow to a product: user error with the size it needed', () => {
+    const p = keep(new WasmProducts({ threads: 1, maxMemoryBytes: 8 << 20 }));
+    const n = 1200;   // A, B and C of 1200² float32: 16.5 MiB with the thread areas
+    throwsUser(() => p.gemm(false, false, n, n, n, 1, new Float32Array(n * n), new Float32Array(n * n), 0, new Float32Array(n * n)),
+      /the WebAssembly kernel needs 1\d MiB of memory and could not get it \(limit 8 MiB\)/, /libopenblas0/);
+    const c = new Float32Array(4);
+    p.gemm(false, false, 2, 2, 1, 1, Float32Array.from([1, 2]), Float32Array.from([3, 4]), 0, c);
+    assert.deepEqual([...c], [3, 4, 6, 8]);
+  });
+
   test('REPGEOM_BLAS naming a working library uses it with the threads asked for', { skip: blasPath ? false : 'no system BLAS here' }, () => {
     const p = keep(chooseProducts({ blas: blasPath, threads: 1 }).products);
     assert.equal(p.kind, 'blas');

@@ -108,6 +108,7 @@ export function chooseProducts(options: ProductsSettings = {}): ProductsChoice {
     }
     if (!candidate.generic) return { products: blas };
     const wasm = new WasmProducts({ threads });
+    wasm.waitForThreads(10_000);
     const [blasRate, wasmRate] = [gflops(blas), gflops(wasm)];
     if (blasRate >= wasmRate) {
       wasm.close();

@@ -37,6 +37,8 @@ export interface WasmOptions {
   variant?: WasmVariant;
   /** Bytes of operands held in the wasm memory at once before k is sliced (default 1 GiB). */
   maxOperandBytes?: number;
+  /** Most bytes the wasm memory may grow to (default and ceiling: 4 GiB, wasm32's limit). */
+  maxMemoryBytes?: number;
 }
 
 const PAGE = 65536;
@@ -78,6 +80,7 @@ export class WasmProducts implements Products {
   readonly threads: number;
   readonly variant: WasmVariant;
   private readonly maxOperandBytes: number;
+  private readonly maxPages: number;
   private readonly memory: WebAssembly.Memory;
   private readonly kernels: KernelExports;
   private readonly control: SharedArrayBuffer;
@@ -99,6 +102,7 @@ export class WasmProducts implements Products {
       throw new Error('the relaxed-SIMD kernel needs a runtime with relaxed SIMD');
     }
     this.maxOperandBytes = options.maxOperandBytes ?? 2 ** 30;
+    this.maxPages = Math.min(MAX_PAGES, Math.floor((options.maxMemoryBytes ?? MAX_PAGES * PAGE) / PAGE));
     setWasmFlags();
     const module = new WebAssembly.Module(kernelBytes(this.variant));
 
@@ -179,8 +183,8 @@ export class WasmProducts implements Products {
     const pages = Math.ceil((bytesNeeded - have) / PAGE);
     const failure = () => new UserError(
       `matrix products: the WebAssembly kernel needs ${(bytesNeeded / 2 ** 20).toFixed(0)} MiB of memory and could not get it ` +
-      `(limit 4096 MiB); use smaller blocks, free memory, or install the system BLAS (e.g. apt-get install libopenblas0)`);
-    if (have / PAGE + pages > MAX_PAGES) throw failure();
+      `(limit ${(this.maxPages * PAGE / 2 ** 20).toFixed(0)} MiB); use smaller blocks, free memory, or install the system BLAS (e.g. apt-get install libopenblas0)`);
+    if (have / PAGE + pages > this.maxPages) throw failure();
     try {
       this.memory.grow(pages);
     } catch {
