@@ -114,6 +114,8 @@ test('report: the numbers equal `repgeom measure` on the extracted Arrow file; -
   assert.match(r.stdout, /IsoScore/);
   for (const f of ['report.json', 'layers.csv', 'index.html', 'states/tiny-bert-mlm.arrow']) assert.ok(fs.existsSync(path.join(dir, f)), f);
   const report = JSON.parse(fs.readFileSync(path.join(dir, 'report.json'), 'utf8'));
+  // The products implementation is named (OpenBLAS when it loads, our wasm kernel otherwise).
+  assert.match(report.productsBackend, /^(openblas [\d.]+|wasm (relaxed-simd|simd128)), \d+ threads?$/);
   const measured = JSON.parse(ok(['measure', path.join(dir, 'states', 'tiny-bert-mlm.arrow'), '--twonn-subsets', '20', '--quiet']).stdout);
   assert.deepEqual(report.measures['tiny-bert-mlm'], measured.layers);
   assert.equal(report.rows.length, 3);

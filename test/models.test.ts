@@ -13,6 +13,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { getTf } from '../src/backend/tf.js';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -268,19 +270,30 @@ test('bad checkpoints: each a one-line error naming the problem', async () => {
   assert.match(await loadError(tooBig), /missing \d+ tensor\(s\) that config\.json \(3 layers, bert\) needs: 'bert\.encoder\.layer\.1\..*the weights hold layers 0\.\.0 only: set num_hidden_layers to 1 in config\.json/);
 });
 
-test('forward leaves no tensors behind (memory stays flat over long runs)', async () => {
+test('the tfjs path leaves no tensors behind (memory stays flat over long runs)', async () => {
   const dir = path.join(FIXTURES, 'albert');
   const { inputs } = readFixture(dir);
-  const encoder = await Encoder.load(dir);
+  const encoder = await Encoder.load(dir, { path: 'tf' });
+  const { tf } = await getTf();
   try {
-    const before = encoder.tf.memory().numTensors;
+    const before = tf.memory().numTensors;
     for (let i = 0; i < 3; i++) encoder.forward(inputs, { pooler: true, layers: [0, 2] });
     encoder.mlmLogits(new Float32Array(8 * 2), 2);
     const decoder = 1; // the transposed MLM decoder, made once on first use and kept
-    assert.equal(encoder.tf.memory().numTensors, before + decoder);
+    assert.equal(tf.memory().numTensors, before + decoder);
   } finally {
     encoder.dispose();
   }
+});
+
+test('the CPU path loads no tfjs at all', async () => {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '-e', `
+    const { Encoder } = await import(${JSON.stringify(path.resolve(import.meta.dirname, '..', 'src', 'models', 'encoder.ts'))});
+    const { tfLoaded } = await import(${JSON.stringify(path.resolve(import.meta.dirname, '..', 'src', 'backend', 'tf.ts'))});
+    const e = await Encoder.load(${JSON.stringify(path.join(FIXTURES, 'bert'))});
+    e.forward({ batch: 1, seqLen: 3, inputIds: new Int32Array([1, 2, 3]), attentionMask: new Int32Array([1, 1, 1]) });
+    console.log(e.path, tfLoaded());`], { encoding: 'utf8', env: { ...process.env, REPGEOM_BACKEND: '' } });
+  assert.equal(r.stdout.trim(), 'kernels false', r.stderr);
 });
 
 test('encoder paths: the WebAssembly SIMD kernels and the tfjs ops agree, and both match PyTorch', async () => {

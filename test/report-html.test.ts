@@ -59,7 +59,7 @@ function smallReport(): Report {
     version: '0.1.0',
     created: '2025-01-02T03:04:05.000Z',
     title: 'Test <report> & "friends"',
-    backend: 'cpu',
+    backend: 'cpu', productsBackend: 'wasm relaxed-simd, 2 threads',
     data: { path: '/data/sst2 & co/dev.tsv', task: 'sst2', split: 'dev', examples: 100, tokens: 'all', maxLength: 128 },
     options: { zeta: 0.2, seed: 0 },
     checkpoints: [
@@ -129,7 +129,7 @@ function realisticReport(): Report {
     version: '0.1.0',
     created: '2025-06-01T12:00:00.000Z',
     title: 'Pythia-160m over pretraining — SST-2 dev',
-    backend: 'wasm',
+    backend: 'wasm', productsBackend: 'openblas 0.3.21, 2 threads',
     data: { path: 'data/glue/SST-2', task: 'sst2', split: 'dev', examples: 872, tokens: 'all', maxLength: 128 },
     options: { zeta: 0.2, sample: 5000, seed: 0, layers: 'all' },
     checkpoints: names.map((name) => ({ name, path: `models/${name}`, states: `${name}.arrow`, modelType: 'gpt_neox', layers: 13, dim: 768 })),

@@ -36,6 +36,26 @@ export function getTf(): Promise<{ tf: Tf; name: Exclude<BackendChoice, 'auto'> 
   return active;
 }
 
+/**
+ * The backend a computation would get, without loading tfjs when that is wasm or cpu: callers
+ * with their own CPU path (the encoder's kernels) then need no tfjs at all.
+ */
+export async function preferredBackend(): Promise<Exclude<BackendChoice, 'auto'>> {
+  if (active) return (await active).name;
+  const choice = requested ?? ((process.env.REPGEOM_BACKEND as BackendChoice) || 'auto');
+  if (choice !== 'auto') return choice === 'node-gpu' || choice === 'node' ? (await getTf()).name : choice;
+  const require = createRequire(import.meta.url);
+  for (const pkg of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
+    try {
+      require.resolve(pkg);
+      return (await getTf()).name; // a native backend is installed: let tfjs confirm it loads
+    } catch {
+      // not installed
+    }
+  }
+  return 'wasm';
+}
+
 /** Whether tfjs has been initialised in this process (outputs name the backend only then). */
 export function tfLoaded(): boolean {
   return active !== undefined;

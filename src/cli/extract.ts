@@ -35,7 +35,7 @@ export const extractCommand: CommandModule<object, ExtractArgs> = {
     if (!argv.quiet) {
       process.stderr.write(
         `wrote ${argv.out}: ${summary.examples} examples, ${summary.rowsPerLayer} rows × ${summary.layers.length} layers ` +
-          `(${summary.tokens} tokens, ${Math.round(summary.tokens / summary.seconds)} tokens/s` +
+          `(${summary.tokens} tokens, ${Math.round(summary.tokens / summary.seconds)} tokens/s, products: ${summary.productsBackend}` +
           `${summary.truncatedExamples ? `, ${summary.truncatedExamples} examples truncated to --max-length ${options.maxLength}` : ''})\n`,
       );
     }

@@ -10,7 +10,8 @@ import { requestBackend, BACKEND_CHOICES } from '../backend/tf.js';
 import { measureCommand } from './measure.js';
 import { extractCommand } from './extract.js';
 import { reportCommand } from './report.js';
-import { VERSION, checkRepeatedFlags } from './common.js';
+import { VERSION, checkRepeatedFlags, numberOption } from './common.js';
+import { configureProducts } from '../backend/products/index.js';
 
 const EXIT_USAGE = 2;
 
@@ -48,7 +49,11 @@ export async function main(argv: string[]): Promise<void> {
       .usage('$0 <command> [options]')
       .option('backend', { type: 'string', choices: BACKEND_CHOICES as string[], describe: 'tfjs backend (default: REPGEOM_BACKEND or the best available: node-gpu > node > wasm > cpu)' })
       .option('debug', { type: 'boolean', default: false, describe: 'print stack traces' })
-      .middleware((a) => requestBackend(a.backend as string | undefined))
+      .option('threads', numberOption('threads', { integer: true, min: 1, max: 1024, describe: 'threads of the matrix products (default: one per core)' }))
+      .middleware((a) => {
+        requestBackend(a.backend as string | undefined);
+        if (a.threads !== undefined) configureProducts({ threads: a.threads as number });
+      })
       .command(measureCommand)
       .command(extractCommand)
       .command(reportCommand)

@@ -1,9 +1,9 @@
 /**
  * Forward passes spread over worker threads, one Encoder per worker.
  *
- * tfjs's wasm backend runs single-threaded in Node (its threaded build is disabled there), so an
- * extraction in one thread uses one core. Batches are independent, so W workers, each with its
- * own copy of the weights, run W batches at once; results come back in submission order.
+ * The kernels outside the matrix products (attention, LayerNorm, GELU, the embedding lookup) run
+ * on one core, so W workers, each with its own copy of the weights and single-threaded products,
+ * run W independent batches at once; results come back in submission order.
  */
 import type { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
@@ -11,7 +11,7 @@ import { spawnModuleWorker } from '../backend/worker.js';
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UserError } from '../errors.js';
-import { getTf } from '../backend/tf.js';
+import { preferredBackend } from '../backend/tf.js';
 import { formatBytes } from '../backend/memory.js';
 import type { EncoderInputs, ForwardOptions, ForwardResult } from './encoder.js';
 
@@ -53,18 +53,20 @@ export function planWorkers(r: WorkerRequest): { workers: number; warning: strin
 interface Pending { resolve: (r: ForwardResult) => void; reject: (e: Error) => void }
 interface Slot { worker: Worker; busy: boolean }
 
-type Reply = 'ready' | { error: string; user: boolean; id?: number } | { id: number; layers: number[]; states: Float32Array[] };
+type Reply = { ready: string } | { error: string; user: boolean; id?: number } | { id: number; layers: number[]; states: Float32Array[] };
 
 export class EncoderPool {
   private readonly pending = new Map<number, Pending>();
   private readonly idle: (() => void)[] = [];
   private nextId = 0;
+  /** The workers' matrix products, e.g. "openblas 0.3.21, 1 thread". */
+  productsBackend = '';
 
   private constructor(private readonly slots: Slot[]) {}
 
   /** Start `workers` threads, each loading the model in `dir`. */
   static async open(dir: string, workers: number): Promise<EncoderPool> {
-    const { name: backend } = await getTf();
+    const backend = await preferredBackend();
     const url = new URL(`./encoder-worker${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
     const slots: Slot[] = [];
     const pool = new EncoderPool(slots);
@@ -73,7 +75,8 @@ export class EncoderPool {
         const slot: Slot = { worker: spawnModuleWorker(url), busy: false };
         slots.push(slot);
         slot.worker.once('message', (m: Reply) => {
-          if (m === 'ready') {
+          if ('ready' in m) {
+            pool.productsBackend = m.ready;
             slot.worker.on('message', (reply: Reply) => pool.onReply(slot, reply));
             resolve();
           } else if (typeof m === 'object' && 'error' in m) {
@@ -110,7 +113,7 @@ export class EncoderPool {
   }
 
   private onReply(slot: Slot, reply: Reply): void {
-    if (reply === 'ready' || reply.id === undefined) return;
+    if ('ready' in reply || reply.id === undefined) return;
     const p = this.pending.get(reply.id)!;
     this.pending.delete(reply.id);
     slot.busy = false;

@@ -11,16 +11,16 @@
  * (1 − mask)·float32 min; GELU by `hidden_act` (erf for "gelu", tanh for "gelu_new");
  * LayerNorm with the config's eps and the biased variance.
  *
- * Speed on tfjs-wasm: only a plain 2-D matmul without transpose flags reaches XNNPACK's fast
- * path, so every Linear weight is transposed once at load to [in, out] and Q, K and V are one
- * fused [H, 3H] product. On the CPU backends (wasm, cpu) everything else — attention, residual
- * + LayerNorm, GELU — runs in WebAssembly SIMD kernels (kernels/encoder.c) on the hidden states
- * as Float32Arrays, with tfjs doing only the matrix products: tfjs-wasm would run the per-head
- * products through its scalar batched-matmul loop and each elementwise step as its own pass.
- * GPU and native backends (and anything differentiable) use the tfjs-ops path.
+ * Two paths. On the CPU (the wasm and cpu tfjs backends) tfjs is not used at all: the matrix
+ * products go through the products layer (src/backend/products: the system BLAS or our threaded
+ * WebAssembly SIMD GEMM), with the Linear weights in Hugging Face's [out, in] layout used as a
+ * transposed operand and Q, K, V one [3H, H] product; attention, residual + LayerNorm and GELU
+ * run in WebAssembly SIMD kernels (kernels/encoder.c) on Float32Arrays. GPU and native tfjs
+ * backends use the tfjs-ops path, where every Linear weight is uploaded once as [in, out].
  */
 import type * as TfCore from '@tensorflow/tfjs-core';
-import { getTf, type Tf } from '../backend/tf.js';
+import { getTf, preferredBackend, type Tf } from '../backend/tf.js';
+import { gemm } from '../backend/products/index.js';
 import { readConfig, type EncoderConfig } from './config.js';
 import { loadWeights, type EncoderWeights, type LinearWeights, type NormWeights } from './weights.js';
 import { UserError } from '../errors.js';
@@ -55,44 +55,49 @@ export interface ForwardResult {
   pooler?: Float32Array;
 }
 
-interface Linear { w: Tensor2D; b: Tensor }
-/** LayerNorm parameters as tensors (tfjs path) and arrays (kernel path). */
-interface Norm { gamma: Tensor; beta: Tensor; g: Float32Array; b: Float32Array }
+/** A Linear layer: weight [outputs, inputs] as Hugging Face stores it, and its tensors on the tfjs path. */
+interface Linear { weight: Float32Array; bias: Float32Array; inputs: number; outputs: number; t?: { w: Tensor2D; b: Tensor } }
+/** LayerNorm parameters as arrays, and as tensors on the tfjs path. */
+interface Norm { g: Float32Array; b: Float32Array; t?: { gamma: Tensor; beta: Tensor } }
 interface Layer { qkv: Linear; attentionOutput: Linear; attentionNorm: Norm; intermediate: Linear; output: Linear; outputNorm: Norm }
 
+type EncoderParameters = ReturnType<typeof arrange>;
+
 export class Encoder {
+  /** tfjs path: the tied MLM decoder as [E, V], made when first needed. */
   private mlmDecoder: Tensor2D | null = null;
-  /** How the non-GEMM work runs: WebAssembly SIMD kernels (CPU backends) or tfjs ops (GPU, native TF). */
-  readonly path: 'kernels' | 'tf';
 
   private constructor(
-    readonly tf: Tf,
+    /** The tfjs namespace on the tfjs path; null on the CPU path, which does not load tfjs. */
+    private readonly tfOrNull: Tf | null,
     readonly config: EncoderConfig,
     readonly dir: string,
-    private readonly w: {
-      /** Embedding tables stay in JS: a row lookup is cheaper here than tf.gather on wasm. */
-      word: Float32Array; position: Float32Array; tokenType: Float32Array | null; embeddingNorm: Norm; projection: Linear | null;
-      layers: Layer[]; pooler: Linear | null;
-      mlm: { transform: Linear; norm: Norm; decoderWeight: Float32Array; decoderBias: Tensor } | null;
-    },
+    private readonly w: EncoderParameters,
     /** Tensors in the checkpoint this encoder does not use (e.g. a task head). */
     readonly unusedTensors: string[],
-    backend: string,
-    path: PathChoice,
-  ) {
-    const fits = kernels.attentionKernelFits(config.hiddenSize / config.numHeads);
-    if (path === 'kernels' && !fits) throw new UserError(`${dir}: the attention kernel needs a head size divisible by 4, not ${config.hiddenSize / config.numHeads}; use REPGEOM_ENCODER_PATH=auto or tf for this model`);
-    this.path = path === 'kernels' || (path === 'auto' && fits && (backend === 'wasm' || backend === 'cpu')) ? 'kernels' : 'tf';
+  ) {}
+
+  /** How the non-GEMM work runs: WebAssembly SIMD kernels (CPU) or tfjs ops (GPU, native TF). */
+  get path(): 'kernels' | 'tf' {
+    return this.tfOrNull === null ? 'kernels' : 'tf';
+  }
+
+  private get tf(): Tf {
+    if (!this.tfOrNull) throw new Error('encoder: tfjs is not loaded on the CPU path');
+    return this.tfOrNull;
   }
 
   /** Load a Hugging Face model folder (config.json + model.safetensors or its shards). */
   static async load(dir: string, options: { path?: PathChoice } = {}): Promise<Encoder> {
     const config = readConfig(dir);
-    const weights = await loadWeights(dir, config);
-    const { tf, name } = await getTf();
     const path = options.path ?? ((process.env.REPGEOM_ENCODER_PATH as PathChoice | undefined) || 'auto');
     if (!['auto', 'kernels', 'tf'].includes(path)) throw new UserError(`REPGEOM_ENCODER_PATH='${path}' is not one of auto, kernels, tf; unset it or pick one of those`);
-    return new Encoder(tf, config, dir, upload(tf, config, weights), weights.unused, name, path);
+    const fits = kernels.attentionKernelFits(config.hiddenSize / config.numHeads);
+    if (path === 'kernels' && !fits) throw new UserError(`${dir}: the attention kernel needs a head size divisible by 4, not ${config.hiddenSize / config.numHeads}; use REPGEOM_ENCODER_PATH=auto or tf for this model`);
+    const onCpu = path === 'kernels' || (path === 'auto' && fits && ['wasm', 'cpu'].includes(await preferredBackend()));
+    const weights = await loadWeights(dir, config);
+    const tf = onCpu ? null : (await getTf()).tf;
+    return new Encoder(tf, config, dir, arrange(tf, weights), weights.unused);
   }
 
   get numLayers(): number {
@@ -105,8 +110,7 @@ export class Encoder {
 
   /** All requested hidden states of one padded batch; memory is released before returning. */
   forward(inputs: EncoderInputs, options: ForwardOptions = {}): ForwardResult {
-    const { tf, config: c } = this;
-    const { batch: B, seqLen: T } = inputs;
+    const c = this.config;
     checkInputs(inputs, c);
     const wanted = new Set(options.layers ?? Array.from({ length: c.numLayers + 1 }, (_, i) => i));
     for (const l of wanted) if (!Number.isInteger(l) || l < 0 || l > c.numLayers) throw new UserError(`layer ${l} does not exist: the model in ${this.dir} has hidden states 0..${c.numLayers} (0 = embeddings); ask for layers in that range`);
@@ -160,7 +164,7 @@ export class Encoder {
     return result;
   }
 
-  /** The CPU path: matrix products in tfjs, the rest in the SIMD kernels, states as Float32Arrays. */
+  /** The CPU path: matrix products in the products layer, the rest in the SIMD kernels, states as Float32Arrays. */
   private forwardKernels(inputs: EncoderInputs, wanted: Set<number>, last: number, pooler: boolean): ForwardResult {
     const c = this.config;
     const { batch: B, seqLen: T } = inputs;
@@ -183,13 +187,12 @@ export class Encoder {
     return result;
   }
 
-  /** x·W + b through tfjs (XNNPACK on wasm), back as a Float32Array. */
+  /** x·Wᵀ + b ([rows, in] → [rows, out]) through the products layer, W in HF's [out, in] layout. */
   private denseSync(x: Float32Array, rows: number, l: Linear): Float32Array {
-    const { tf } = this;
-    const t = tf.tidy(() => dense(tf, tf.tensor2d(x, [rows, l.w.shape[0]]), l));
-    const data = t.dataSync() as Float32Array;
-    t.dispose();
-    return data;
+    const out = new Float32Array(rows * l.outputs);
+    for (let r = 0; r < rows; r++) out.set(l.bias, r * l.outputs);
+    gemm(false, true, rows, l.outputs, l.inputs, 1, x, l.weight, 1, out);
+    return out;
   }
 
   /** One post-LayerNorm block on the CPU path: [B·T, H] in and out. */
@@ -197,7 +200,7 @@ export class Encoder {
     const c = this.config;
     const rows = B * T;
     const d = c.hiddenSize / c.numHeads;
-    // attention() and activate() return views into the kernels' memory; denseSync copies them into tfjs at once.
+    // attention() and activate() return views into the kernels' memory; denseSync reads them before the next kernel call.
     const context = kernels.attention(this.denseSync(x, rows, layer.qkv), bias, B, T, c.numHeads, d, 1 / Math.sqrt(d));
     const attended = kernels.addLayerNorm(this.denseSync(context, rows, layer.attentionOutput), x, layer.attentionNorm.g, layer.attentionNorm.b, c.layerNormEps);
     const inner = activate(this.denseSync(attended, rows, layer.intermediate), c.hiddenAct);
@@ -206,15 +209,20 @@ export class Encoder {
 
   /** Masked-LM logits [rows, vocab] for last-layer hidden states [rows, hidden]. */
   mlmLogits(hidden: Float32Array, rows: number): Float32Array {
-    const { tf, config: c } = this;
+    const c = this.config;
     const mlm = this.w.mlm;
     if (!mlm) throw new UserError(`${this.dir}: the checkpoint has no masked-LM head (no ${this.config.family} MLM tensors in its weights); use a *ForMaskedLM checkpoint`);
-    // The decoder is tied to the word embeddings ([V, E]); transpose it once, when first needed.
+    // RoBERTa's LM head applies erf GELU whatever hidden_act says (transformers' RobertaLMHead).
+    const act = c.family === 'roberta' ? 'gelu' : c.hiddenAct;
+    if (this.tfOrNull === null) {
+      const t = kernels.addLayerNorm(activate(this.denseSync(hidden, rows, mlm.transform), act), null, mlm.norm.g, mlm.norm.b, c.layerNormEps);
+      // The decoder is tied to the word embeddings, [V, E]: a transposed operand, as Linear weights are.
+      return this.denseSync(t, rows, { weight: mlm.decoderWeight, bias: mlm.decoderBias, inputs: c.embeddingSize, outputs: c.vocabSize });
+    }
+    const tf = this.tf;
     this.mlmDecoder ??= tf.tidy(() => tf.transpose(tf.tensor2d(mlm.decoderWeight, [c.vocabSize, c.embeddingSize])));
     const logits = tf.tidy(() => {
       const h = tf.tensor2d(hidden, [rows, c.hiddenSize]);
-      // RoBERTa's LM head applies erf GELU whatever hidden_act says (transformers' RobertaLMHead).
-      const act = c.family === 'roberta' ? 'gelu' : c.hiddenAct;
       const t = layerNorm(tf, activation(tf, dense(tf, h, mlm.transform), act), mlm.norm, c.layerNormEps);
       return tf.add(tf.matMul(t, this.mlmDecoder!), mlm.decoderBias);
     });
@@ -223,10 +231,13 @@ export class Encoder {
     return data;
   }
 
+  /** Release the tfjs tensors (the CPU path holds plain arrays only). */
   dispose(): void {
-    const all: Tensor[] = [this.w.embeddingNorm.gamma, this.w.embeddingNorm.beta];
-    const lin = (l: Linear | null) => l && all.push(l.w, l.b);
-    const nrm = (n: Norm) => all.push(n.gamma, n.beta);
+    if (this.tfOrNull === null) return;
+    const all: Tensor[] = [];
+    const lin = (l: Linear | null) => l?.t && all.push(l.t.w, l.t.b);
+    const nrm = (n: Norm) => n.t && all.push(n.t.gamma, n.t.beta);
+    nrm(this.w.embeddingNorm);
     lin(this.w.projection);
     lin(this.w.pooler);
     for (const l of this.w.layers) {
@@ -235,10 +246,9 @@ export class Encoder {
     if (this.w.mlm) {
       lin(this.w.mlm.transform);
       nrm(this.w.mlm.norm);
-      all.push(this.w.mlm.decoderBias);
     }
     if (this.mlmDecoder) all.push(this.mlmDecoder);
-    this.tf.dispose(all);
+    this.tfOrNull.dispose(all);
   }
 
   /** word + position (+ token type) embeddings summed in JS (cheaper than tf.gather on wasm): [B·T, E]. */
@@ -317,14 +327,14 @@ function attentionBias(mask: Int32Array): Float32Array {
 }
 
 function dense(tf: Tf, x: Tensor2D, l: Linear): Tensor2D {
-  return tf.fused.matMul({ a: x, b: l.w, bias: l.b }) as Tensor2D;
+  return tf.fused.matMul({ a: x, b: l.t!.w, bias: l.t!.b }) as Tensor2D;
 }
 
 function layerNorm(tf: Tf, x: Tensor2D, n: Norm, eps: number): Tensor2D {
   const mean = tf.mean(x, -1, true);
   const centred = tf.sub(x, mean);
   const variance = tf.mean(tf.square(centred), -1, true);
-  return tf.add(tf.mul(tf.mul(centred, tf.rsqrt(tf.add(variance, eps))), n.gamma), n.beta) as Tensor2D;
+  return tf.add(tf.mul(tf.mul(centred, tf.rsqrt(tf.add(variance, eps))), n.t!.gamma), n.t!.beta) as Tensor2D;
 }
 
 function activation(tf: Tf, x: Tensor2D, kind: EncoderConfig['hiddenAct']): Tensor2D {
@@ -346,35 +356,46 @@ function activate(x: Float32Array, kind: EncoderConfig['hiddenAct']): Float32Arr
   return kind === 'relu' ? x.map((v) => (v > 0 ? v : 0)) : x.map(Math.tanh);
 }
 
-/** Weights to tf tensors: Linear weights [out, in] → [in, out]; Q, K, V fused into [H, 3H]. */
-function upload(tf: Tf, c: EncoderConfig, w: EncoderWeights) {
-  const transposed = (l: LinearWeights): Float32Array => {
-    const t = new Float32Array(l.weight.length);
-    for (let o = 0; o < l.outputs; o++) for (let i = 0; i < l.inputs; i++) t[i * l.outputs + o] = l.weight[o * l.inputs + i];
-    return t;
-  };
-  const linear = (l: LinearWeights): Linear => ({ w: tf.tensor2d(transposed(l), [l.inputs, l.outputs]), b: tf.tensor1d(l.bias) });
-  const norm = (n: NormWeights): Norm => ({ gamma: tf.tensor1d(n.gamma), beta: tf.tensor1d(n.beta), g: n.gamma, b: n.beta });
-  const fusedQkv = (q: LinearWeights, k: LinearWeights, v: LinearWeights): Linear => {
-    const H = q.inputs;
-    const parts = [transposed(q), transposed(k), transposed(v)];
-    const wq = new Float32Array(H * 3 * H);
-    for (let i = 0; i < H; i++) for (let p = 0; p < 3; p++) wq.set(parts[p].subarray(i * H, (i + 1) * H), i * 3 * H + p * H);
-    const b = new Float32Array(3 * H);
-    b.set(q.bias, 0); b.set(k.bias, H); b.set(v.bias, 2 * H);
-    return { w: tf.tensor2d(wq, [H, 3 * H]), b: tf.tensor1d(b) };
+/**
+ * The weights as the encoder uses them: Q, K, V stacked into one [3H, H] Linear (HF's [out, in]
+ * layout, so stacking is concatenation), and on the tfjs path (`tf` given) every Linear also
+ * uploaded once as an [in, out] tensor, the layout tfjs' plain matmul wants.
+ */
+function arrange(tf: Tf | null, w: EncoderWeights) {
+  const linear = (l: LinearWeights): Linear => ({
+    weight: l.weight, bias: l.bias, inputs: l.inputs, outputs: l.outputs,
+    t: tf ? { w: tf.tensor2d(transposed(l.weight, l.outputs, l.inputs), [l.inputs, l.outputs]), b: tf.tensor1d(l.bias) } : undefined,
+  });
+  const norm = (n: NormWeights): Norm => ({ g: n.gamma, b: n.beta, t: tf ? { gamma: tf.tensor1d(n.gamma), beta: tf.tensor1d(n.beta) } : undefined });
+  const stacked = (parts: LinearWeights[]): LinearWeights => {
+    const weight = new Float32Array(parts.reduce((s, p) => s + p.weight.length, 0));
+    const bias = new Float32Array(parts.reduce((s, p) => s + p.bias.length, 0));
+    let at = 0, bt = 0;
+    for (const p of parts) {
+      weight.set(p.weight, at); at += p.weight.length;
+      bias.set(p.bias, bt); bt += p.bias.length;
+    }
+    return { weight, bias, inputs: parts[0].inputs, outputs: parts.reduce((s, p) => s + p.outputs, 0) };
   };
   return {
+    /** Embedding tables stay in JS: a row lookup. */
     word: w.wordEmbeddings,
     position: w.positionEmbeddings,
     tokenType: w.tokenTypeEmbeddings,
     embeddingNorm: norm(w.embeddingNorm),
     projection: w.embeddingProjection ? linear(w.embeddingProjection) : null,
-    layers: w.layers.map((l) => ({
-      qkv: fusedQkv(l.query, l.key, l.value), attentionOutput: linear(l.attentionOutput), attentionNorm: norm(l.attentionNorm),
+    layers: w.layers.map((l): Layer => ({
+      qkv: linear(stacked([l.query, l.key, l.value])), attentionOutput: linear(l.attentionOutput), attentionNorm: norm(l.attentionNorm),
       intermediate: linear(l.intermediate), output: linear(l.output), outputNorm: norm(l.outputNorm),
     })),
     pooler: w.pooler ? linear(w.pooler) : null,
-    mlm: w.mlm ? { transform: linear(w.mlm.transform), norm: norm(w.mlm.norm), decoderWeight: w.mlm.decoderWeight, decoderBias: tf.tensor1d(w.mlm.decoderBias) } : null,
+    mlm: w.mlm ? { transform: linear(w.mlm.transform), norm: norm(w.mlm.norm), decoderWeight: w.mlm.decoderWeight, decoderBias: w.mlm.decoderBias } : null,
   };
+}
+
+/** A row-major [rows, cols] matrix as [cols, rows]. */
+function transposed(a: Float32Array, rows: number, cols: number): Float32Array {
+  const t = new Float32Array(a.length);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) t[c * rows + r] = a[r * cols + c];
+  return t;
 }

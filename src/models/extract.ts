@@ -14,6 +14,7 @@ import { createArrowWriter, type ArrowHiddenStatesWriter } from '../io/arrow.js'
 import type { FileOutputPlan } from '../io/safe-output.js';
 import { UserError } from '../errors.js';
 import { yieldToEventLoop } from '../backend/yield.js';
+import { describeProducts } from '../backend/products/index.js';
 import { Encoder, type EncoderInputs, type ForwardOptions, type ForwardResult } from './encoder.js';
 import { EncoderPool } from './encoder-pool.js';
 import type { EncodedBatch, TextExample, Tokenizer } from './tokenizer.js';
@@ -180,20 +181,23 @@ export interface ExtractFileInput {
  * Load the model and its tokenizer, extract, and write `out` atomically (a failed run leaves
  * nothing at `out`). Schema metadata: `repgeom.*` keys with the model, its config, the options.
  */
-export async function extractToFile(input: ExtractFileInput): Promise<ExtractSummary & { modelType: string; workers: number; warnings: string[] }> {
+export async function extractToFile(input: ExtractFileInput): Promise<ExtractSummary & { modelType: string; workers: number; warnings: string[]; productsBackend: string }> {
   const o = input.options;
   const model = input.model ?? await checkModel(input.modelDir, o, input.examples.length);
   const { config, tokenizer, layers, workers } = model;
   let forward: ForwardFn;
   let release: () => Promise<void>;
+  let productsBackend: string;
   if (workers > 1) {
     const pool = await EncoderPool.open(input.modelDir, workers);
     forward = (inputs, options) => pool.forward(inputs, options);
     release = () => pool.close();
+    productsBackend = `${pool.productsBackend} in each of ${workers} workers`;
   } else {
     const encoder = await Encoder.load(input.modelDir);
     forward = async (inputs, options) => encoder.forward(inputs, options);
     release = async () => encoder.dispose();
+    productsBackend = describeProducts();
   }
   try {
     const writer = createArrowWriter(input.out, config.hiddenSize, {
@@ -207,12 +211,13 @@ export async function extractToFile(input: ExtractFileInput): Promise<ExtractSum
       'repgeom.max_length': String(o.maxLength),
       'repgeom.layers': layers.join(','),
       'repgeom.examples': String(input.examples.length),
+      'repgeom.products_backend': productsBackend,
       ...input.metadata,
     });
     try {
       const summary = await extractHiddenStates(forward, workers, config, tokenizer, input.examples, writer, { ...o, layers });
       writer.close();
-      return { ...summary, modelType: config.modelType, workers, warnings: model.warnings };
+      return { ...summary, modelType: config.modelType, workers, warnings: model.warnings, productsBackend };
     } catch (e) {
       writer.abort();
       throw e;

@@ -5,6 +5,7 @@
  */
 import * as path from 'node:path';
 import { openHiddenStates } from '../io/hidden-states.js';
+import { describeProducts } from '../backend/products/index.js';
 import { openArrowStates } from '../io/arrow.js';
 import { measure, type LayerMeasures, type MeasureOptions } from '../metrics/measure.js';
 import { ContextualAccumulator, type ContextualResult } from '../metrics/contextual.js';
@@ -66,7 +67,7 @@ export async function buildReport(input: BuildReportInput): Promise<Report> {
     notes.push('With C0 = the layer\'s own covariance and the whole layer as the batch (--c0 self, no --batch-rows), Σ = C and IsoScore⋆ equals IsoScore; give --batch-rows or --c0-points for the shrinkage estimate of Rudman & Eickhoff (2024).');
   }
   return {
-    version: input.version, created: new Date().toISOString(), title: input.title, backend, data: input.data,
+    version: input.version, created: new Date().toISOString(), title: input.title, backend, productsBackend: describeProducts(), data: input.data,
     options: input.options, checkpoints, rows, details, measures, notes: [...new Set(notes)],
   };
 }

@@ -76,6 +76,7 @@ function metaList(report: Report): string {
     ['created', escapeHtml(report.created)],
     ['repgeom', escapeHtml(report.version)],
     ['backend', escapeHtml(report.backend)],
+    ['matrix products', escapeHtml(report.productsBackend ?? '—')],
     ['data', dataDescription(report)],
   ];
   const options = Object.entries(report.options ?? {}).filter(([, v]) => v !== undefined);

@@ -70,6 +70,8 @@ export interface Report {
   created: string;
   title: string;
   backend: string;
+  /** The matrix products' implementation and threads, e.g. "openblas 0.3.21, 2 threads". */
+  productsBackend: string;
   data: ReportData;
   /** Options of the measurement (zeta, sample, seed, …) as given. */
   options: Record<string, unknown>;
