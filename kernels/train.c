@@ -94,9 +94,10 @@ static inline v128_t erf4(v128_t x) {
   return wasm_f32x4_div(p, q);
 }
 
-/* tanh: odd Taylor series to x¹¹ for |x| < 0.25 (next term < 3e-10 relative), else
- * sign(x)·(1 − 2/(e^{2|x|} + 1)), which is exactly ±1 once e^{2|x|} swamps the 1. */
-static inline v128_t tanh4(v128_t x) {
+/* tanh, also returning q = 1 − |tanh x| without cancellation (for 1 + t and 1 − t² in the
+ * tails): odd Taylor series to x¹¹ for |x| < 0.25 (next term < 3e-10 relative), else
+ * q = 2/(e^{2|x|} + 1), tanh = sign(x)·(1 − q), exactly ±1 once e^{2|x|} swamps the 1. */
+static inline v128_t tanh_q4(v128_t x, v128_t *q) {
   const v128_t ax = wasm_f32x4_abs(x);
   const v128_t x2 = wasm_f32x4_mul(x, x);
   v128_t s = wasm_f32x4_splat(-0.0035921280365724811f);
@@ -105,12 +106,20 @@ static inline v128_t tanh4(v128_t x) {
   s = MA(x2, s, 0.053968253968253968f);
   s = MA(x2, s, -0.13333333333333333f);
   s = MA(x2, s, 0.33333333333333333f);
-  /* tanh x = x − x³/3 + 2x⁵/15 − … = x·(1 − x²·s(x²)) with s holding the coefficients negated */
+  /* tanh x = x − x³/3 + 2x⁵/15 − … = x − x³·s(x²) */
   const v128_t small = wasm_f32x4_sub(x, wasm_f32x4_mul(wasm_f32x4_mul(x, x2), s));
   const v128_t e = exp4(wasm_f32x4_add(ax, ax));
-  const v128_t big = wasm_f32x4_sub(wasm_f32x4_splat(1.0f), wasm_f32x4_div(wasm_f32x4_splat(2.0f), wasm_f32x4_add(e, wasm_f32x4_splat(1.0f))));
-  const v128_t sign = wasm_v128_and(x, wasm_i32x4_splat((int)0x80000000));
-  return wasm_v128_bitselect(small, wasm_v128_or(big, sign), wasm_f32x4_lt(ax, wasm_f32x4_splat(0.25f)));
+  const v128_t qbig = wasm_f32x4_div(wasm_f32x4_splat(2.0f), wasm_f32x4_add(e, wasm_f32x4_splat(1.0f)));
+  const v128_t big = wasm_v128_or(wasm_f32x4_sub(wasm_f32x4_splat(1.0f), qbig), wasm_v128_and(x, wasm_i32x4_splat((int)0x80000000)));
+  const v128_t is_small = wasm_f32x4_lt(ax, wasm_f32x4_splat(0.25f));
+  const v128_t t = wasm_v128_bitselect(small, big, is_small);
+  *q = wasm_v128_bitselect(wasm_f32x4_sub(wasm_f32x4_splat(1.0f), wasm_f32x4_abs(small)), qbig, is_small);
+  return t;
+}
+
+static inline v128_t tanh4(v128_t x) {
+  v128_t q;
+  return tanh_q4(x, &q);
 }
 
 /* Natural log in double: log(m·2^e) = e·ln2 + 2·atanh(s), s = (m − 1)/(m + 1), m ∈ [√½, √2),
@@ -317,22 +326,28 @@ static inline v128_t gelu_erf_grad4(v128_t x) {
   return wasm_f32x4_add(cdf, wasm_f32x4_mul(x, pdf));
 }
 
-/* gelu_new: x/2·(1 + tanh(u)), u = √(2/π)·(x + 0.044715x³). */
+/* gelu_new: x/2·(1 + tanh(u)), u = √(2/π)·(x + 0.044715x³); 1 + tanh(u) = q for u < 0. */
 static inline v128_t gelu_tanh4(v128_t x) {
   const v128_t x3 = wasm_f32x4_mul(wasm_f32x4_mul(x, x), x);
   const v128_t u = wasm_f32x4_mul(wasm_f32x4_splat(0.7978845608028654f), wasm_f32x4_add(x, wasm_f32x4_mul(wasm_f32x4_splat(0.044715f), x3)));
-  return wasm_f32x4_mul(wasm_f32x4_mul(wasm_f32x4_splat(0.5f), x), wasm_f32x4_add(wasm_f32x4_splat(1.0f), tanh4(u)));
+  v128_t q;
+  const v128_t t = tanh_q4(u, &q);
+  const v128_t one_plus_t = wasm_v128_bitselect(q, wasm_f32x4_add(wasm_f32x4_splat(1.0f), t), wasm_f32x4_lt(u, wasm_f32x4_splat(0.0f)));
+  return wasm_f32x4_mul(wasm_f32x4_mul(wasm_f32x4_splat(0.5f), x), one_plus_t);
 }
 
-/* (1 + t)/2 + x/2·(1 − t²)·√(2/π)·(1 + 3·0.044715x²). */
+/* (1 + t)/2 + x/2·(1 − t²)·√(2/π)·(1 + 3·0.044715x²), with 1 − t² = q(2 − q). */
 static inline v128_t gelu_tanh_grad4(v128_t x) {
   const v128_t x2 = wasm_f32x4_mul(x, x);
   const v128_t u = wasm_f32x4_mul(wasm_f32x4_splat(0.7978845608028654f), wasm_f32x4_add(x, wasm_f32x4_mul(wasm_f32x4_splat(0.044715f), wasm_f32x4_mul(x2, x))));
-  const v128_t t = tanh4(u);
+  v128_t q;
+  const v128_t t = tanh_q4(u, &q);
+  const v128_t one_plus_t = wasm_v128_bitselect(q, wasm_f32x4_add(wasm_f32x4_splat(1.0f), t), wasm_f32x4_lt(u, wasm_f32x4_splat(0.0f)));
+  const v128_t sech2 = wasm_f32x4_mul(q, wasm_f32x4_sub(wasm_f32x4_splat(2.0f), q));
   const v128_t du = wasm_f32x4_mul(wasm_f32x4_splat(0.7978845608028654f), wasm_f32x4_add(wasm_f32x4_splat(1.0f), wasm_f32x4_mul(wasm_f32x4_splat(0.134145f), x2)));
   const v128_t half = wasm_f32x4_splat(0.5f);
-  const v128_t a = wasm_f32x4_mul(half, wasm_f32x4_add(wasm_f32x4_splat(1.0f), t));
-  const v128_t b = wasm_f32x4_mul(wasm_f32x4_mul(wasm_f32x4_mul(half, x), wasm_f32x4_sub(wasm_f32x4_splat(1.0f), wasm_f32x4_mul(t, t))), du);
+  const v128_t a = wasm_f32x4_mul(half, one_plus_t);
+  const v128_t b = wasm_f32x4_mul(wasm_f32x4_mul(wasm_f32x4_mul(half, x), sech2), du);
   return wasm_f32x4_add(a, b);
 }
 

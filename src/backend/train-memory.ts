@@ -102,6 +102,8 @@ export class KernelMemory {
   private readonly base: number;
   private top: number;
   private readonly live: KernelArray[] = [];
+  /** Buffers of the memory before it grew: views of them are detached. */
+  private readonly oldBuffers = new WeakSet<ArrayBufferLike>();
 
   constructor() {
     // kernels/ sits two levels above this file both in src/backend and in dist/backend.
@@ -128,6 +130,7 @@ export class KernelMemory {
     if (end > MAX_BYTES) {
       throw new UserError(`the training kernels need ${mib(end)} MiB of memory, more than WebAssembly's 4096 MiB: ${advice}`);
     }
+    this.oldBuffers.add(this.buffer);
     try {
       this.k.memory.grow(Math.ceil((end - have) / PAGE));
     } catch {
@@ -180,6 +183,9 @@ export class KernelMemory {
         ptrs.push(0);
         continue;
       }
+      if (!(a instanceof KernelArray) && this.oldBuffers.has(a.buffer)) {
+        throw new Error(`${what}: ${name} is a view of detached memory (the kernels' memory grew): take KernelArray.data again`);
+      }
       if (a.length !== n) throw new RangeError(`${what}: ${name} has ${a.length} elements, expected ${n}`);
       if (a instanceof KernelArray) {
         if (a.released) throw new Error(`${what}: ${name} is a KernelArray used after release`);
@@ -189,8 +195,6 @@ export class KernelMemory {
           throw new Error(`${what}: ${name} is a view of the kernels' memory outside the allocated arrays`);
         }
         ptrs.push(a.byteOffset);
-      } else if (n > 0 && a.buffer.byteLength === 0) {
-        throw new Error(`${what}: ${name} is a view of detached memory (the kernels' memory grew): take KernelArray.data again`);
       } else {
         ptrs.push(at);
         copies.push({ arg, at });
