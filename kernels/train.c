@@ -351,15 +351,15 @@ static inline v128_t gelu_tanh_grad4(v128_t x) {
   return wasm_f32x4_add(a, b);
 }
 
-/* y = f(x) elementwise; y may alias x. */
-static void map(unary4 f, const float *x, float *y, int n) {
+/* y = f(x) elementwise; y may alias x. Always inlined so that f is a direct, inlined call. */
+static inline __attribute__((always_inline)) void map(unary4 f, const float *x, float *y, int n) {
   int i = 0;
   for (; i + 4 <= n; i += 4) wasm_v128_store(y + i, f(wasm_v128_load(x + i)));
   if (i < n) store_part(y + i, f(load_part(x + i, n - i)), n - i);
 }
 
 /* dx = dy·f'(x) elementwise; dx may alias dy. */
-static void map_grad(unary4 fprime, const float *dy, const float *x, float *dx, int n) {
+static inline __attribute__((always_inline)) void map_grad(unary4 fprime, const float *dy, const float *x, float *dx, int n) {
   int i = 0;
   for (; i + 4 <= n; i += 4) wasm_v128_store(dx + i, wasm_f32x4_mul(wasm_v128_load(dy + i), fprime(wasm_v128_load(x + i))));
   if (i < n) store_part(dx + i, wasm_f32x4_mul(load_part(dy + i, n - i), fprime(load_part(x + i, n - i))), n - i);
@@ -367,10 +367,16 @@ static void map_grad(unary4 fprime, const float *dy, const float *x, float *dx, 
 
 /* kind 0: 'gelu' (exact, erf), kind 1: 'gelu_new' (tanh form). */
 WASM_EXPORT(gelu_forward)
-void gelu_forward(const float *x, float *y, int n, int kind) { map(kind ? gelu_tanh4 : gelu_erf4, x, y, n); }
+void gelu_forward(const float *x, float *y, int n, int kind) {
+  if (kind) map(gelu_tanh4, x, y, n);
+  else map(gelu_erf4, x, y, n);
+}
 
 WASM_EXPORT(gelu_backward)
-void gelu_backward(const float *dy, const float *x, float *dx, int n, int kind) { map_grad(kind ? gelu_tanh_grad4 : gelu_erf_grad4, dy, x, dx, n); }
+void gelu_backward(const float *dy, const float *x, float *dx, int n, int kind) {
+  if (kind) map_grad(gelu_tanh_grad4, dy, x, dx, n);
+  else map_grad(gelu_erf_grad4, dy, x, dx, n);
+}
 
 WASM_EXPORT(tanh_forward)
 void tanh_forward(const float *x, float *y, int n) { map(tanh4, x, y, n); }
