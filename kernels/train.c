@@ -19,12 +19,15 @@
 
 typedef v128_t (*unary4)(v128_t);
 
-/* clang turns copy loops into memcpy calls and there is no libc: this is the one it calls
- * (no_builtin keeps the loop below from becoming a call to itself). */
+/* clang turns copy loops (e.g. a row of probabilities) into memcpy calls and there is no libc:
+ * this is the one it calls, 16 bytes at a time (no_builtin keeps the loops below from becoming
+ * calls to itself). */
 __attribute__((no_builtin("memcpy"))) void *memcpy(void *dst, const void *src, __SIZE_TYPE__ n) {
   unsigned char *d = dst;
   const unsigned char *s = src;
-  for (__SIZE_TYPE__ i = 0; i < n; i++) d[i] = s[i];
+  __SIZE_TYPE__ i = 0;
+  for (; i + 16 <= n; i += 16) wasm_v128_store(d + i, wasm_v128_load(s + i));
+  for (; i < n; i++) d[i] = s[i];
   return dst;
 }
 
@@ -54,13 +57,16 @@ static inline void add_promoted(v128_t *lo, v128_t *hi, v128_t v) {
 
 /* ---------------------------------------------------------------- elementary functions */
 
-/* exp(x) = 2^n · e^r, |r| ≤ ln2/2, r from a two-part ln2 (Cody–Waite), e^r by its degree-7 Taylor
- * polynomial (truncation < 6e-9 relative). Arguments clamped to [−87, 88]; below −87 the result
- * is 0 (softmax tails). Same arithmetic as encoder.c's exp_f32. */
+/* exp(x) = 2^n · e^r, n = round(x/ln2), |r| ≤ ln2/2, r from a two-part ln2 (Cody–Waite), e^r by
+ * its degree-7 Taylor polynomial (truncation < 6e-9 relative); n is rounded by adding 1.5·2²³,
+ * whose float bits then hold n in their low bits (cheaper in wasm than floor and a conversion).
+ * Arguments clamped to [−87, 88]; below −87 the result is 0 (softmax tails). */
 static inline v128_t exp4(v128_t x) {
   const v128_t under = wasm_f32x4_lt(x, wasm_f32x4_splat(-87.0f));
   x = wasm_f32x4_pmin(wasm_f32x4_splat(88.0f), wasm_f32x4_pmax(wasm_f32x4_splat(-87.0f), x));
-  const v128_t n = wasm_f32x4_floor(wasm_f32x4_add(wasm_f32x4_mul(x, wasm_f32x4_splat(1.4426950408889634f)), wasm_f32x4_splat(0.5f)));
+  const v128_t magic = wasm_f32x4_splat(12582912.0f);
+  const v128_t t = wasm_f32x4_add(wasm_f32x4_mul(x, wasm_f32x4_splat(1.4426950408889634f)), magic);
+  const v128_t n = wasm_f32x4_sub(t, magic);
   const v128_t r = wasm_f32x4_sub(wasm_f32x4_sub(x, wasm_f32x4_mul(n, wasm_f32x4_splat(0.693145751953125f))), wasm_f32x4_mul(n, wasm_f32x4_splat(1.428606765330187e-06f)));
   v128_t p = wasm_f32x4_splat(0.0001984127f);
   p = wasm_f32x4_add(wasm_f32x4_splat(0.0013888889f), wasm_f32x4_mul(r, p));
@@ -70,7 +76,8 @@ static inline v128_t exp4(v128_t x) {
   p = wasm_f32x4_add(wasm_f32x4_splat(0.5f), wasm_f32x4_mul(r, p));
   p = wasm_f32x4_add(wasm_f32x4_splat(1.0f), wasm_f32x4_mul(r, p));
   p = wasm_f32x4_add(wasm_f32x4_splat(1.0f), wasm_f32x4_mul(r, p));
-  const v128_t scale = wasm_i32x4_shl(wasm_i32x4_add(wasm_i32x4_trunc_sat_f32x4(n), wasm_i32x4_splat(127)), 23);
+  /* bits(t) = bits(1.5·2²³) + n, and bits(1.5·2²³) << 23 vanishes in 32 bits: 2^n's bits are (bits(t) + 127) << 23 */
+  const v128_t scale = wasm_i32x4_shl(wasm_i32x4_add(t, wasm_i32x4_splat(127)), 23);
   return wasm_v128_andnot(wasm_f32x4_mul(p, scale), under);
 }
 
@@ -175,24 +182,36 @@ void dropout_mask(uint8_t *out, int n, double keep, uint32_t seed, uint32_t stre
   for (int i = 0; i < n; i++) out[i] = element_bits(key, s + i) < thr;
 }
 
-/* Fill m[0..n) with mask/keep for elements start.. (0 or 1/keep as float). */
-static void mask_scale(float *m, int n, uint64_t key, uint64_t start, uint64_t thr, float inv) {
-  int i = 0;
-  if (start & 1) { m[0] = element_bits(key, start) < thr ? inv : 0.0f; i = 1; }
-  for (; i + 1 < n; i += 2) {
-    const uint64_t z = mix64(key + (((start + i) >> 1) + 1) * GOLDEN);
-    m[i] = (uint32_t)z < thr ? inv : 0.0f;
-    m[i + 1] = (z >> 32) < thr ? inv : 0.0f;
-  }
-  if (i < n) m[i] = element_bits(key, start + i) < thr ? inv : 0.0f;
+static inline v128_t mix64x2(v128_t z) {
+  z = wasm_i64x2_mul(wasm_v128_xor(z, wasm_u64x2_shr(z, 30)), wasm_i64x2_splat((int64_t)0xBF58476D1CE4E5B9ULL));
+  z = wasm_i64x2_mul(wasm_v128_xor(z, wasm_u64x2_shr(z, 27)), wasm_i64x2_splat((int64_t)0x94D049BB133111EBULL));
+  return wasm_v128_xor(z, wasm_u64x2_shr(z, 31));
 }
 
-/* y = x·mask/keep for elements start..start+n−1 of a tensor. The backward is the same call on dY
- * (same seed, stream, step, start). y may alias x. */
+/* Fill m[0..n) with mask/keep for elements start.. (0 or 1/keep as float); thr < 2^32 (keep < 1).
+ * Four elements per step: two hashes in 64-bit lanes, whose 32-bit halves are, in little-endian
+ * lane order, exactly elements 2c (low) and 2c + 1 (high) of counters c, c + 1. */
+static void mask_scale(float *m, int n, uint64_t key, uint64_t start, uint64_t thr, float inv) {
+  int i = 0;
+  if (n > 0 && (start & 1)) { m[0] = element_bits(key, start) < thr ? inv : 0.0f; i = 1; }
+  const v128_t tv = wasm_i32x4_splat((int32_t)(uint32_t)thr), iv = wasm_f32x4_splat(inv);
+  const v128_t step2 = wasm_i64x2_splat((int64_t)(2 * GOLDEN));
+  v128_t z = wasm_i64x2_make((int64_t)(key + (((start + i) >> 1) + 1) * GOLDEN), (int64_t)(key + (((start + i) >> 1) + 2) * GOLDEN));
+  for (; i + 4 <= n; i += 4) {
+    const v128_t bits = mix64x2(z);
+    wasm_v128_store(m + i, wasm_v128_and(wasm_u32x4_lt(bits, tv), iv));
+    z = wasm_i64x2_add(z, step2);
+  }
+  for (; i < n; i++) m[i] = element_bits(key, start + i) < thr ? inv : 0.0f;
+}
+
+/* y = x·mask/keep for elements start..start+n−1 of a tensor (keep = 1: a copy). The backward is
+ * the same call on dY (same seed, stream, step, start). y may alias x. */
 WASM_EXPORT(dropout_apply)
 void dropout_apply(const float *x, float *y, int n, double keep, uint32_t seed, uint32_t stream, uint32_t step, double start) {
   const uint64_t key = dropout_key(seed, stream, step), s = (uint64_t)start, thr = keep_threshold(keep);
   const float inv = (float)(1.0 / keep);
+  if (keep >= 1.0) { for (int i = 0; i < n; i++) y[i] = x[i]; return; }
   float m[256];
   for (int i0 = 0; i0 < n; i0 += 256) {
     const int len = n - i0 < 256 ? n - i0 : 256;
