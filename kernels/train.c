@@ -492,13 +492,15 @@ static void softmax_row(float *s, int T) {
 /*
  * Per sequence b and head h:  S = Q Kᵀ·scale + bias_b,  P = softmax(S) row-wise (saved to
  * probs [B, heads, T, T]),  O = (P ⊙ M/keep) V  with M the dropout mask of element
- * (b, h, i, j) of probs, i.e. element ((b·heads + h)·T + i)·T + j (keep = 1: no dropout).
+ * (b0 + b, h, i, j) of the batch's probs, i.e. element ((b·heads + h)·T + i)·T + j of the whole
+ * batch for a call that starts at its sequence b0 (keep = 1: no dropout), so the batch split into
+ * calls (threads) drops the same elements as one call.
  * qkv: [B·T, 3H] rows q | k | v; bias: [B·T] additive mask; out: [B·T, H]; scratch: 12·T floats.
  * Any head size d.
  */
 WASM_EXPORT(attention_forward)
 void attention_forward(const float *qkv, const float *bias, float *out, float *probs, float *scratch, int B, int T, int heads, int d, float scale,
-                       double keep, uint32_t seed, uint32_t stream, uint32_t step) {
+                       double keep, uint32_t seed, uint32_t stream, uint32_t step, int b0) {
   const int H = heads * d;
   const long stride = 3L * H;
   const int drop = keep < 1.0;
@@ -527,7 +529,7 @@ void attention_forward(const float *qkv, const float *bias, float *out, float *p
           float *p = Pbh + (long)(i0 + r) * T;
           for (int j = 0; j < T; j++) p[j] = s[j];
           if (drop) {
-            mask_scale(mk, T, key, (((uint64_t)b * heads + h) * T + i0 + r) * T, thr, inv);
+            mask_scale(mk, T, key, (((uint64_t)(b0 + b) * heads + h) * T + i0 + r) * T, thr, inv);
             for (int j = 0; j < T; j++) s[j] *= mk[j];
           }
         }
@@ -546,7 +548,7 @@ void attention_forward(const float *qkv, const float *bias, float *out, float *p
  */
 WASM_EXPORT(attention_backward)
 void attention_backward(const float *dout, const float *qkv, const float *probs, float *dqkv, float *scratch, int B, int T, int heads, int d, float scale,
-                        double keep, uint32_t seed, uint32_t stream, uint32_t step) {
+                        double keep, uint32_t seed, uint32_t stream, uint32_t step, int b0) {
   const int H = heads * d;
   const long stride = 3L * H;
   const int drop = keep < 1.0;
@@ -575,7 +577,7 @@ void attention_backward(const float *dout, const float *qkv, const float *probs,
           if (r >= n) { for (int j = 0; j < T; j++) p[j] = 0; continue; }
           const float *P = Pbh + (long)(i0 + r) * T;
           if (drop) {
-            mask_scale(mk + r * T, T, key, (((uint64_t)b * heads + h) * T + i0 + r) * T, thr, inv);
+            mask_scale(mk + r * T, T, key, (((uint64_t)(b0 + b) * heads + h) * T + i0 + r) * T, thr, inv);
             for (int j = 0; j < T; j++) p[j] = P[j] * mk[r * T + j];
           } else {
             for (int j = 0; j < T; j++) p[j] = P[j];

@@ -378,6 +378,25 @@ describe('attention', () => {
     });
   }
 
+  test('a batch split into two calls by sequence (firstSequence) gives the one call\'s results bitwise', () => {
+    const B = 3, T = 7, heads = 2, d = 4, H = 8, rows = B * T;
+    const qkv = randomArray(rows * 3 * H, 41), dO = randomArray(rows * H, 42), bias = K.attentionMaskBias(Array.from({ length: rows }, (_, i) => (i % 7 < 5 ? 1 : 0)));
+    const drop = { p: 0.2, seed: 9, stream: 4, step: 11 };
+    const whole = { out: new Float32Array(rows * H), probs: new Float32Array(B * heads * T * T), dqkv: new Float32Array(rows * 3 * H) };
+    K.attentionForward(qkv, bias, whole.out, whole.probs, { batch: B, seqLen: T, heads, headSize: d }, drop);
+    K.attentionBackward(dO, qkv, whole.probs, whole.dqkv, { batch: B, seqLen: T, heads, headSize: d }, drop);
+    const split = { out: new Float32Array(rows * H), probs: new Float32Array(B * heads * T * T), dqkv: new Float32Array(rows * 3 * H) };
+    for (const [b0, nb] of [[0, 1], [1, 2]]) {
+      const shape = { batch: nb, seqLen: T, heads, headSize: d, firstSequence: b0 };
+      const r = (a: Float32Array, per: number) => a.subarray(b0 * per, (b0 + nb) * per);
+      K.attentionForward(r(qkv, T * 3 * H), r(bias, T), r(split.out, T * H), r(split.probs, heads * T * T), shape, drop);
+      K.attentionBackward(r(dO, T * H), r(qkv, T * 3 * H), r(split.probs, heads * T * T), r(split.dqkv, T * 3 * H), shape, drop);
+    }
+    bitwiseEqual(split.out, whole.out, 'out');
+    bitwiseEqual(split.probs, whole.probs, 'probs');
+    bitwiseEqual(split.dqkv, whole.dqkv, 'dqkv');
+  });
+
   test('the dropout of probabilities is the mask of their element indices (a different key changes the output)', () => {
     const shape = { batch: 2, seqLen: 6, heads: 2, headSize: 4 };
     const qkv = randomArray(12 * 24, 40), bias = new Float32Array(12);

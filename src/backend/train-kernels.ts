@@ -37,6 +37,11 @@ export interface AttentionShape {
   headSize: number;
   /** Multiplies QKᵀ; default 1/√headSize. */
   scale?: number;
+  /**
+   * Index of this call's first sequence in the whole batch (default 0): a batch split into
+   * calls over sequence ranges (e.g. one per thread) then drops the same probabilities as one call.
+   */
+  firstSequence?: number;
 }
 
 /** torch.finfo(torch.float32).min, the bias HF adds at masked key positions. */
@@ -203,23 +208,25 @@ function attentionSizes(what: string, s: AttentionShape) {
   for (const [k, v] of Object.entries({ batch: B, seqLen: T, heads, headSize: d })) {
     if (!(Number.isInteger(v) && v > 0)) throw new RangeError(`${what}: ${k} ${v} is not a positive integer`);
   }
-  const H = heads * d;
-  return { B, T, heads, d, H, scale: s.scale ?? 1 / Math.sqrt(d), rows: B * T, probs: B * heads * T * T };
+  const H = heads * d, b0 = s.firstSequence ?? 0;
+  if (!(Number.isInteger(b0) && b0 >= 0 && b0 < 2 ** 31)) throw new RangeError(`${what}: firstSequence ${b0} is not a sequence index`);
+  return { B, T, heads, d, H, b0, scale: s.scale ?? 1 / Math.sqrt(d), rows: B * T, probs: B * heads * T * T };
 }
 
 /**
  * Self-attention of a batch from the fused projection qkv [B·T, 3H] (rows q | k | v) and the
  * additive mask bias [B·T]: probs [B, heads, T, T] = softmax(QKᵀ·scale + bias) (saved for the
  * backward, before dropout), out [B·T, H] = dropout(probs)·V, as HF's BertSelfAttention. The
- * dropout mask of probs element ((b·heads + h)·T + i)·T + j comes from `d`'s key.
+ * dropout mask of probs element ((b·heads + h)·T + i)·T + j of the whole batch (b counted from
+ * the batch's first sequence, see `firstSequence`) comes from `d`'s key.
  */
 export function attentionForward(qkv: F32, maskBias: F32, outO: F32, probs: F32, shape: AttentionShape, d: Dropout | null = null): void {
   const mem = kernelMemory();
-  const { B, T, heads, d: hd, H, scale, rows, probs: np } = attentionSizes('attentionForward', shape);
+  const { B, T, heads, d: hd, H, b0, scale, rows, probs: np } = attentionSizes('attentionForward', shape);
   const [keep, seed, stream, step] = dropoutArgs(d);
   const args = [inp(qkv, rows * 3 * H, 'qkv'), inp(maskBias, rows, 'maskBias'), out(outO, rows * H, 'out'), out(probs, np, 'probs')];
   mem.call('attentionForward', args, [48 * T], (p, s) =>
-    mem.k.attention_forward(p[0], p[1], p[2], p[3], s[0], B, T, heads, hd, scale, keep, seed, stream, step),
+    mem.k.attention_forward(p[0], p[1], p[2], p[3], s[0], B, T, heads, hd, scale, keep, seed, stream, step, b0),
   );
 }
 
@@ -230,11 +237,11 @@ export function attentionForward(qkv: F32, maskBias: F32, outO: F32, probs: F32,
  */
 export function attentionBackward(dOut: F32, qkv: F32, probs: F32, dQkv: F32, shape: AttentionShape, d: Dropout | null = null): void {
   const mem = kernelMemory();
-  const { B, T, heads, d: hd, H, scale, rows, probs: np } = attentionSizes('attentionBackward', shape);
+  const { B, T, heads, d: hd, H, b0, scale, rows, probs: np } = attentionSizes('attentionBackward', shape);
   const [keep, seed, stream, step] = dropoutArgs(d);
   const args = [inp(dOut, rows * H, 'dOut'), inp(qkv, rows * 3 * H, 'qkv'), inp(probs, np, 'probs'), out(dQkv, rows * 3 * H, 'dQkv')];
   mem.call('attentionBackward', args, [48 * T], (p, s) =>
-    mem.k.attention_backward(p[0], p[1], p[2], p[3], s[0], B, T, heads, hd, scale, keep, seed, stream, step),
+    mem.k.attention_backward(p[0], p[1], p[2], p[3], s[0], B, T, heads, hd, scale, keep, seed, stream, step, b0),
   );
 }
 

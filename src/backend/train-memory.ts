@@ -31,8 +31,8 @@ export interface TrainExports {
   gelu_backward(dy: number, x: number, dx: number, n: number, kind: number): void;
   tanh_forward(x: number, y: number, n: number): void;
   tanh_backward(dy: number, y: number, dx: number, n: number): void;
-  attention_forward(qkv: number, bias: number, out: number, probs: number, scratch: number, B: number, T: number, heads: number, d: number, scale: number, keep: number, seed: number, stream: number, step: number): void;
-  attention_backward(dout: number, qkv: number, probs: number, dqkv: number, scratch: number, B: number, T: number, heads: number, d: number, scale: number, keep: number, seed: number, stream: number, step: number): void;
+  attention_forward(qkv: number, bias: number, out: number, probs: number, scratch: number, B: number, T: number, heads: number, d: number, scale: number, keep: number, seed: number, stream: number, step: number, b0: number): void;
+  attention_backward(dout: number, qkv: number, probs: number, dqkv: number, scratch: number, B: number, T: number, heads: number, d: number, scale: number, keep: number, seed: number, stream: number, step: number, b0: number): void;
   cross_entropy(logits: number, labels: number, dlogits: number, N: number, C: number, gradScale: number): number;
   mse(pred: number, target: number, dpred: number, n: number, gradScale: number): number;
   embedding_forward(table: number, ids: number, out: number, N: number, H: number, accumulate: number): void;
