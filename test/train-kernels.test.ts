@@ -590,7 +590,7 @@ describe('memory and determinism', () => {
   });
 
   test('more than 4 GiB of memory is a one-line user error naming the size and the fix', () => {
-    throwsUser(() => K.allocate(2 ** 30 + 16), /need 4096\.\d MiB/, /--batch-size/);
+    throwsUser(() => K.allocate(1.5 * 2 ** 30), /need 614\d\.\d MiB of memory, more than WebAssembly's 4096 MiB/, /--batch-size/);
   });
 
   test('repeated calls are bitwise identical (attention with dropout, LayerNorm backward, cross-entropy)', () => {
