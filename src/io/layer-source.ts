@@ -41,7 +41,7 @@ function layerShape(shape: readonly number[], where: string): [number, number, n
     shape.length === 2 ? [1, shape[0], shape[1]] : shape.length === 3 ? [shape[0], shape[1], shape[2]] : undefined;
   if (!lnd) throw new UserError(`${where} has shape ${shown}; hidden states need (N, d) for one layer or (L, N, d) for L layers: reshape it`);
   // Refused here, before L layer records are made: with a 0 elsewhere, L is not bounded by the file size.
-  if (lnd.includes(0)) throw new UserError(`${where} has shape ${shown}, which holds no values; give at least one row per layer`);
+  if (lnd[0] > 1 && lnd.includes(0)) throw new UserError(`${where} has shape ${shown}, which holds no values; give at least one row per layer`);
   return lnd;
 }
 
