@@ -23,7 +23,7 @@ function cannotOpen(path: string, e: unknown): UserError {
 /** What a non-regular file is, for messages. */
 function kindOf(stat: fs.Stats): string {
   if (stat.isDirectory()) return 'a directory';
-  if (stat.isFIFO()) return 'a FIFO (named pipe)';
+  if (stat.isFIFO()) return 'a FIFO';
   if (stat.isCharacterDevice() || stat.isBlockDevice()) return 'a device';
   if (stat.isSocket()) return 'a socket';
   return 'not a regular file';

@@ -191,8 +191,11 @@ export async function readNpy(path: string): Promise<NpyArray> {
   }
 }
 
-/** Parse a .npy image held in memory; `path` names it in errors (e.g. "x.npz/arr_0.npy"). */
-export function decodeNpy(bytes: Uint8Array, path: string): NpyArray {
+/**
+ * Parse a .npy image held in memory; `path` names it in errors (e.g. "x.npz/arr_0.npy"). `end` is
+ * where the array's data ends in `bytes` (header + data: the size numpy writes).
+ */
+export function decodeNpyImage(bytes: Uint8Array, path: string): NpyArray & { end: number } {
   const { start, length, utf8 } = parsePreamble(bytes, path, bytes.byteLength);
   const header = parseHeaderText(decodeText(bytes.subarray(start, start + length), utf8), start + length, path);
   checkDataSize(header, bytes.byteLength - header.dataOffset, path);
@@ -203,7 +206,7 @@ export function decodeNpy(bytes: Uint8Array, path: string): NpyArray {
   const data = header.dtype === 'float32'
     ? new Float32Array(aligned.buffer, aligned.byteOffset, count)
     : new Float64Array(aligned.buffer, aligned.byteOffset, count);
-  return { data, shape: header.shape };
+  return { data, shape: header.shape, end: header.dataOffset + raw.byteLength };
 }
 
 /**
