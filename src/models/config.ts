@@ -11,6 +11,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UserError } from '../errors.js';
+import { readTextFileSync } from '../io/file-io.js';
 
 export const MODEL_TYPES = ['bert', 'roberta', 'xlm-roberta', 'camembert', 'distilbert', 'albert'] as const;
 export type ModelType = (typeof MODEL_TYPES)[number];
@@ -57,8 +58,9 @@ export function readConfig(dir: string): EncoderConfig {
   if (!fs.existsSync(file)) throw new UserError(`${dir}: no config.json (a Hugging Face model folder needs config.json and model.safetensors)`);
   let raw: unknown;
   try {
-    raw = JSON.parse(fs.readFileSync(file, 'utf8'));
+    raw = JSON.parse(readTextFileSync(file, { expected: 'a config.json file' }));
   } catch (e) {
+    if (e instanceof UserError) throw e;
     throw new UserError(`${file}: not valid JSON (${(e as Error).message})`);
   }
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new UserError(`${file}: expected a JSON object`);

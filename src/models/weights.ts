@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UserError } from '../errors.js';
 import { openSafetensors, type SafetensorsFile } from '../io/safetensors.js';
+import { readTextFileSync } from '../io/file-io.js';
 import type { EncoderConfig, Family } from './config.js';
 
 /** A torch Linear: weight stored [out, in] as in the checkpoint. */
@@ -70,8 +71,9 @@ class TensorStore {
   private static async openSharded(index: string, dir: string): Promise<TensorStore> {
     let map: unknown;
     try {
-      map = (JSON.parse(fs.readFileSync(index, 'utf8')) as { weight_map?: unknown }).weight_map;
+      map = (JSON.parse(readTextFileSync(index, { expected: 'a weight index file' })) as { weight_map?: unknown }).weight_map;
     } catch (e) {
+      if (e instanceof UserError) throw e;
       throw new UserError(`${index}: not valid JSON (${(e as Error).message})`);
     }
     if (map === null || typeof map !== 'object') throw new UserError(`${index}: no "weight_map" object`);
