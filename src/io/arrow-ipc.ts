@@ -65,11 +65,144 @@ async function bytesAt(handle: FileHandle, position: number, length: number, pat
   return out;
 }
 
+/**
+ * Bounds of a flatbuffer before apache-arrow decodes it: its decoders loop over every vector
+ * length they find (a corrupt length of 2^31 field nodes fills the heap) and follow table
+ * offsets without limit (a cycle recurses forever). This walks the same tables (Message, Footer,
+ * Schema, Field, RecordBatch, KeyValue) checking every offset, vector and string against the
+ * buffer, the nesting depth of fields, and the number of tables visited.
+ */
+class FlatbufferCheck {
+  private readonly view: DataView;
+  private tables = 0;
+  constructor(private readonly bytes: Uint8Array) {
+    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+  private fail(why: string): never {
+    throw new Error(`metadata ${why}`);
+  }
+  private u32(at: number): number {
+    if (at < 0 || at + 4 > this.bytes.byteLength) this.fail(`offset ${at} out of range`);
+    return this.view.getUint32(at, true);
+  }
+  /** Absolute position of field `slot` of the table at `table`, 0 when absent. */
+  private field(table: number, slot: number): number {
+    if (++this.tables > 4 * this.bytes.byteLength) this.fail('has more tables than bytes (a cycle)');
+    const vtable = table - this.view.getInt32(this.check(table, 4), true);
+    const vtableLength = this.view.getUint16(this.check(vtable, 4), true);
+    const entry = 4 + 2 * slot;
+    if (entry + 2 > vtableLength) return 0;
+    const offset = this.view.getUint16(this.check(vtable + entry, 2), true);
+    return offset === 0 ? 0 : this.check(table + offset, 1);
+  }
+  private check(at: number, length: number): number {
+    if (at < 0 || at + length > this.bytes.byteLength) this.fail(`offset ${at} out of range`);
+    return at;
+  }
+  /** The table a field points to, or 0. */
+  private table(table: number, slot: number): number {
+    const f = this.field(table, slot);
+    return f === 0 ? 0 : this.check(f + this.u32(f), 4);
+  }
+  /** Element count and start of a vector field (elements of `size` bytes), checked to fit. */
+  private vector(table: number, slot: number, size: number): { count: number; start: number } {
+    const f = this.field(table, slot);
+    if (f === 0) return { count: 0, start: 0 };
+    const at = f + this.u32(f);
+    const count = this.u32(at);
+    if (count * size > this.bytes.byteLength - at - 4) this.fail(`vector of ${count} elements does not fit`);
+    return { count, start: at + 4 };
+  }
+  private tables_(table: number, slot: number, each: (t: number) => void): void {
+    const { count, start } = this.vector(table, slot, 4);
+    for (let k = 0; k < count; k++) {
+      const at = start + 4 * k;
+      each(this.check(at + this.u32(at), 4));
+    }
+  }
+  private keyValues(table: number, slot: number): void {
+    this.tables_(table, slot, (kv) => {
+      this.vector(kv, 0, 1);
+      this.vector(kv, 1, 1);
+    });
+  }
+  private fieldTable(field: number, depth: number): void {
+    if (depth > 64) this.fail('fields nested more than 64 deep');
+    this.vector(field, 0, 1); // name
+    this.table(field, 3); // type (its scalars are read as such)
+    const dictionary = this.table(field, 4);
+    if (dictionary) this.table(dictionary, 1); // index type
+    this.tables_(field, 5, (child) => this.fieldTable(child, depth + 1));
+    this.keyValues(field, 6);
+  }
+  schema(schema: number): void {
+    this.tables_(schema, 1, (field) => this.fieldTable(field, 0));
+    this.keyValues(schema, 2);
+    this.vector(schema, 3, 8);
+  }
+  private recordBatch(batch: number): void {
+    this.vector(batch, 1, 16);
+    this.vector(batch, 2, 16);
+    this.table(batch, 3);
+    this.vector(batch, 4, 8);
+  }
+  message(): void {
+    const root = this.check(this.u32(0), 4);
+    const type = this.field(root, 1);
+    const headerType = type === 0 ? 0 : this.bytes[type];
+    const header = this.table(root, 2);
+    if (header && headerType === 1) this.schema(header);
+    else if (header && headerType === 2) {
+      const data = this.table(header, 1);
+      if (data) this.recordBatch(data);
+    } else if (header && headerType === 3) this.recordBatch(header);
+    this.keyValues(root, 4);
+  }
+  footer(): void {
+    const root = this.check(this.u32(0), 4);
+    const schema = this.table(root, 1);
+    if (schema) this.schema(schema);
+    this.vector(root, 2, 24);
+    this.vector(root, 3, 24);
+    this.keyValues(root, 4);
+  }
+}
+
 /** Walk the whole file or stream and check every message; reads only metadata, never bodies. */
 export async function readIpcLayout(handle: FileHandle, size: number, path: string): Promise<IpcLayout> {
   const head = await bytesAt(handle, 0, Math.min(8, size), path, 'start of the file');
   const startsWithMagic = new TextDecoder('latin1').decode(head.subarray(0, 6)) === MAGIC;
-  return startsWithMagic ? readFileLayout(handle, size, path) : readStreamLayout(handle, size, path);
+  try {
+    return await (startsWithMagic ? readFileLayout(handle, size, path) : readStreamLayout(handle, size, path));
+  } catch (e) {
+    // Every check above is meant to end in a UserError; whatever decoded data still slips
+    // through is input-driven too, so it is reported the same way rather than as a crash.
+    if (e instanceof UserError) throw e;
+    throw notArrow(path, `undecodable layout: ${reason(e)}`);
+  }
+}
+
+/** Every field of a decoded schema has a name and a type, and list-like types their child. */
+function checkSchemaShape(schema: Schema, path: string): void {
+  const walk = (fields: readonly Field[], depth: number): void => {
+    if (!Array.isArray(fields)) throw notArrow(path, 'schema fields missing');
+    for (const f of fields) {
+      if (!f || typeof f.name !== 'string' || !f.type || typeof f.type.typeId !== 'number') throw notArrow(path, 'a schema field lacks a name or type');
+      const children = (f.type.children ?? []) as Field[];
+      const needs = [Type.List, Type.LargeList, Type.FixedSizeList, Type.Map].includes(f.type.typeId) ? 1 : 0;
+      if (children.length < needs) throw notArrow(path, `column '${f.name.slice(0, 40)}' of type ${f.type.typeId} has no child type`);
+      if (f.type.typeId === Type.FixedSizeList && !isCount((f.type as unknown as { listSize: number }).listSize)) {
+        throw notArrow(path, `column '${f.name.slice(0, 40)}' has an invalid list size`);
+      }
+      const { bitWidth: bits, precision } = f.type as unknown as { bitWidth: number; precision: number };
+      if (f.type.typeId === Type.Int && ![8, 16, 32, 64].includes(bits)) throw notArrow(path, `column '${f.name.slice(0, 40)}' has integer width ${bits}`);
+      if (f.type.typeId === Type.Float && ![Precision.HALF, Precision.SINGLE, Precision.DOUBLE].includes(precision)) {
+        throw notArrow(path, `column '${f.name.slice(0, 40)}' has float precision ${precision}`);
+      }
+      walk(children, depth + 1);
+    }
+  };
+  walk(schema.fields, 0);
 }
 
 /** IPC file: ARROW1, padding, the stream, the footer, its int32 length, ARROW1. */
@@ -89,9 +222,11 @@ async function readFileLayout(handle: FileHandle, size: number, path: string): P
   let blocks: { offset: number; metaDataLength: number; bodyLength: number }[];
   let dictionaries: number;
   try {
+    new FlatbufferCheck(footerBytes).footer();
     const footer = Footer.decode(footerBytes);
     schema = footer.schema;
     if (!schema || !Array.isArray(schema.fields)) throw new Error('no schema in the footer');
+    checkSchemaShape(schema, path);
     blocks = [...footer.recordBatches()].map((b) => ({
       offset: count(b.offset), metaDataLength: count(b.metaDataLength), bodyLength: count(b.bodyLength),
     }));
@@ -155,6 +290,7 @@ async function readStreamLayout(handle: FileHandle, size: number, path: string):
     }
     if (message.kind === 'schema') {
       if (schema) throw corrupt(path, where, 'a second schema message');
+      checkSchemaShape(message.schema, path);
       schema = message.schema;
     } else if (!schema) {
       throw notArrow(path, 'the first message is not a schema');
@@ -178,6 +314,7 @@ type Decoded =
 function decodeMessage(bytes: Uint8Array, path: string, where: string, first = false): Decoded {
   let decoded: Decoded;
   try {
+    new FlatbufferCheck(bytes).message();
     const message = Message.decode(bytes);
     const bodyLength = count(message.bodyLength);
     if (bodyLength < 0) throw new Error(`body length ${String(message.bodyLength)}`);
