@@ -6,6 +6,8 @@
  *
  * REPGEOM_FUZZ_CASES=N runs N cases (default 200), REPGEOM_FUZZ_SEED=S picks the corruptions
  * (default 1), REPGEOM_FUZZ_ONLY=C runs case C alone. A failure names seed and case to rerun it.
+ * REPGEOM_FUZZ_METRICS picks what `measure` computes (default cosine,twonn: every block is still
+ * read; 'all' also runs the eigenvalue-based metrics on the corrupted values).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -22,6 +24,7 @@ import { SHARED } from './helpers/fixtures.js';
 const CASES = Number(process.env.REPGEOM_FUZZ_CASES ?? 200);
 const SEED = Number(process.env.REPGEOM_FUZZ_SEED ?? 1);
 const ONLY = process.env.REPGEOM_FUZZ_ONLY === undefined ? undefined : Number(process.env.REPGEOM_FUZZ_ONLY);
+const METRICS = process.env.REPGEOM_FUZZ_METRICS ?? 'cosine,twonn';
 const PARALLEL = 2;
 /** Generous hang guard: a case normally takes about a second. */
 const TIME_LIMIT_MS = 20_000;
@@ -76,7 +79,7 @@ async function runCase(c: number, seeds: FuzzSeed[], stats: { exits: Map<string,
   } else {
     input = path.join(dir, `input${seed.ext}`);
     out = path.join(dir, 'out.json');
-    args = ['measure', input, '--out', out, '--quiet'];
+    args = ['measure', input, '--metrics', METRICS, '--out', out, '--quiet'];
   }
   fs.writeFileSync(input, bytes);
   const before = sha(input);

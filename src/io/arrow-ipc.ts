@@ -15,6 +15,7 @@ import { Message, Precision, Type, type DataType, type Field, type Schema } from
 import { Footer } from 'apache-arrow/ipc/metadata/file';
 import { UserError } from '../errors.js';
 import { readExactly } from './file-io.js';
+import { shownName } from './json-limits.js';
 
 export interface BatchLayout {
   /** Rows of the record batch. */
@@ -190,14 +191,14 @@ function checkSchemaShape(schema: Schema, path: string): void {
       if (!f || typeof f.name !== 'string' || !f.type || typeof f.type.typeId !== 'number') throw notArrow(path, 'a schema field lacks a name or type');
       const children = (f.type.children ?? []) as Field[];
       const needs = [Type.List, Type.LargeList, Type.FixedSizeList, Type.Map].includes(f.type.typeId) ? 1 : 0;
-      if (children.length < needs) throw notArrow(path, `column '${f.name.slice(0, 40)}' of type ${f.type.typeId} has no child type`);
+      if (children.length < needs) throw notArrow(path, `column '${shownName(f.name, 40)}' of type ${f.type.typeId} has no child type`);
       if (f.type.typeId === Type.FixedSizeList && !isCount((f.type as unknown as { listSize: number }).listSize)) {
-        throw notArrow(path, `column '${f.name.slice(0, 40)}' has an invalid list size`);
+        throw notArrow(path, `column '${shownName(f.name, 40)}' has an invalid list size`);
       }
       const { bitWidth: bits, precision } = f.type as unknown as { bitWidth: number; precision: number };
-      if (f.type.typeId === Type.Int && ![8, 16, 32, 64].includes(bits)) throw notArrow(path, `column '${f.name.slice(0, 40)}' has integer width ${bits}`);
+      if (f.type.typeId === Type.Int && ![8, 16, 32, 64].includes(bits)) throw notArrow(path, `column '${shownName(f.name, 40)}' has integer width ${bits}`);
       if (f.type.typeId === Type.Float && ![Precision.HALF, Precision.SINGLE, Precision.DOUBLE].includes(precision)) {
-        throw notArrow(path, `column '${f.name.slice(0, 40)}' has float precision ${precision}`);
+        throw notArrow(path, `column '${shownName(f.name, 40)}' has float precision ${precision}`);
       }
       walk(children, depth + 1);
     }
@@ -389,7 +390,7 @@ function checkColumn(
   path: string,
   where: string,
 ): void {
-  const name = `column '${field.name}'`;
+  const name = `column '${shownName(field.name, 40)}'`;
   const node = batch.nodes[cursor.node++];
   if (!node) throw corrupt(path, where, `no field node for ${name}`);
   if (length >= 0 && node.length !== length) throw corrupt(path, where, `${name} has ${node.length} rows, the batch ${length}`);
@@ -441,7 +442,7 @@ function checkColumn(
       children(rows);
       return;
     default:
-      throw new UserError(`${path}: ${name} has type ${String(type)}, which this reader cannot skip; write the hidden states with integer, float, string or list columns only`);
+      throw new UserError(`${path}: ${name} has type ${shownName(String(type), 80)}, which this reader cannot skip; write the hidden states with integer, float, string or list columns only`);
   }
 }
 

@@ -20,6 +20,7 @@ import {
   columnPlaces, readIntColumn, readIpcLayout, readVectorColumn, type BatchLayout, type ColumnPlace, type IpcLayout,
 } from './arrow-ipc.js';
 import { openForReading, tempPathFor, writeAll } from './file-io.js';
+import { shownName } from './json-limits.js';
 
 export interface ArrowRowsToWrite {
   layer: Int16Array | readonly number[];
@@ -156,7 +157,7 @@ function checkSchema(schema: Schema, path: string): { layer: number; vector: num
   const index = (name: string): number => {
     const i = schema.fields.findIndex((f) => f.name === name);
     if (i < 0) {
-      throw new UserError(`${path}: missing column '${name}' (it has ${schema.fields.map((f) => f.name).join(', ')}); hidden-state files need 'layer' and 'vector'`);
+      throw new UserError(`${path}: missing column '${name}' (it has ${schema.fields.slice(0, 10).map((f) => shownName(f.name, 40)).join(', ')}); hidden-state files need 'layer' and 'vector'`);
     }
     return i;
   };
@@ -164,11 +165,11 @@ function checkSchema(schema: Schema, path: string): { layer: number; vector: num
   const vector = index('vector');
   const layerType = schema.fields[layer].type;
   if (!DataType.isInt(layerType)) {
-    throw new UserError(`${path}: column 'layer' has type ${layerType}; it must be an integer column (int16)`);
+    throw new UserError(`${path}: column 'layer' has type ${shownName(String(layerType), 80)}; it must be an integer column (int16)`);
   }
   const vectorType = schema.fields[vector].type;
   if (!DataType.isFixedSizeList(vectorType) || !isFloat32(vectorType.children[0].type) || vectorType.listSize <= 0) {
-    throw new UserError(`${path}: column 'vector' has type ${vectorType}; it must be FixedSizeList<Float32>[d] (pyarrow: pa.list_(pa.float32(), d))`);
+    throw new UserError(`${path}: column 'vector' has type ${shownName(String(vectorType), 80)}; it must be FixedSizeList<Float32>[d] (pyarrow: pa.list_(pa.float32(), d))`);
   }
   // Optional integer columns: -1 when absent (or not integers, then they are ignored).
   const optional = (name: string): number => {

@@ -14,7 +14,7 @@ import { basename, dirname, extname, join } from 'node:path';
 import { UserError, check } from '../errors.js';
 import type { TextExample } from '../models/tokenizer.js';
 import { readLinesSync } from './file-io.js';
-import { MAX_JSON_DEPTH, excessiveNesting, preview } from './json-limits.js';
+import { MAX_JSON_DEPTH, excessiveNesting, preview, shownName, syntaxError } from './json-limits.js';
 
 export const TASKS = ['sst2', 'mrpc', 'rte', 'cola', 'qqp', 'qnli', 'stsb', 'wnli', 'text', 'jsonl'] as const;
 export type TaskName = (typeof TASKS)[number];
@@ -203,7 +203,7 @@ function readTsv(lines: Iterator<Line>, cap: number, file: string, task: GlueTas
   } else {
     const wanted = [spec.text, spec.pair].filter((c) => c !== undefined).map((c) => `'${c}'`).join(' and ');
     throw new UserError(
-      `${file}: the first line is not a ${task} header with columns ${wanted} (it has ${first.slice(0, 10).map((c) => `'${c.length > 40 ? `${c.slice(0, 40)}…` : c}'`).join(', ')}); ` +
+      `${file}: the first line is not a ${task} header with columns ${wanted} (it has ${first.slice(0, 10).map((c) => `'${shownName(c, 40)}'`).join(', ')}); ` +
         `check the file or pass the right --task`,
     );
   }
@@ -271,13 +271,13 @@ function readJsonl(lines: Iterator<Line>, cap: number, file: string, options: Re
     try {
       record = JSON.parse(text);
     } catch (e) {
-      throw new UserError(`${where}: not valid JSON (${(e as Error).message}); each line must be one JSON object`);
+      throw new UserError(`${where}: not valid JSON (${syntaxError(e)}); each line must be one JSON object`);
     }
     check(typeof record === 'object' && record !== null && !Array.isArray(record), `${where}: expected a JSON object, found ${Array.isArray(record) ? 'an array' : preview(record)}`);
     const r = record as Record<string, unknown>;
     for (const field of pairField === undefined ? [textField] : [textField, pairField]) {
       if (first) {
-        check(field in r, () => `${where}: the first record has no field '${field}' (it has ${Object.keys(r).slice(0, 10).map((k) => `'${k.slice(0, 40)}'`).join(', ') || 'none'}); pass --text-field`);
+        check(field in r, () => `${where}: the first record has no field '${field}' (it has ${Object.keys(r).slice(0, 10).map((k) => `'${shownName(k, 40)}'`).join(', ') || 'none'}); pass --text-field`);
       }
       check(typeof r[field] === 'string', () => `${where}: field '${field}' is ${r[field] === undefined ? 'missing' : `not a string (${preview(r[field])})`}`);
     }

@@ -29,6 +29,21 @@ export function excessiveNesting(text: string, maxDepth: number): number {
   return -1;
 }
 
+/** A UserError unless `text` nests at most `maxDepth` brackets; `where` names the file. */
+export function checkNesting(text: string, where: string, fix: string, maxDepth = MAX_JSON_DEPTH): void {
+  const deep = excessiveNesting(text, maxDepth);
+  if (deep >= 0) throw new UserError(`${where}: JSON nested more than ${maxDepth} levels deep (at character ${deep}); ${fix}`);
+}
+
+/**
+ * The message of a JSON.parse error on one short line: V8 quotes the text around the error,
+ * which may hold newlines and control characters.
+ */
+export function syntaxError(e: unknown): string {
+  const text = (e instanceof Error ? e.message : String(e)).replace(/[\s\x00-\x1f\x7f]+/g, ' ');
+  return text.length > 120 ? `${text.slice(0, 120)}…` : text;
+}
+
 /**
  * JSON.parse with the nesting bounded; `where` names the file (and line) in messages, `fix` says
  * what to do. Syntax errors and excessive nesting are UserErrors.
@@ -41,7 +56,7 @@ export function parseJson(text: string, where: string, fix: string, maxDepth = M
   try {
     return JSON.parse(text);
   } catch (e) {
-    throw new UserError(`${where} is not valid JSON (${(e as Error).message.slice(0, 120)}); ${fix}`);
+    throw new UserError(`${where} is not valid JSON (${syntaxError(e)}); ${fix}`);
   }
 }
 
@@ -54,4 +69,10 @@ export function preview(value: unknown, max = 80): string {
     text = Array.isArray(value) ? '[…]' : typeof value === 'object' ? '{…}' : String(value);
   }
   return text.length > max ? `${text.slice(0, max)}…` : text;
+}
+
+/** A name read from a file (tensor, column, member, field), cut short and with control characters escaped, for a one-line message. */
+export function shownName(name: string, max = 60): string {
+  const escaped = JSON.stringify(name.length > max ? name.slice(0, max) : name).slice(1, -1);
+  return name.length > max ? `${escaped}…` : escaped;
 }

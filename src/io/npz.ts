@@ -8,6 +8,7 @@ import { UserError } from '../errors.js';
 import type { FloatArray } from '../backend/matrix.js';
 import { openForReading, readExactly, writeFileAtomic } from './file-io.js';
 import { decodeNpyImage, encodeNpy, type NpyArray } from './npy.js';
+import { shownName } from './json-limits.js';
 
 export interface NpzMember extends NpyArray {
   /** Member name without the `.npy` suffix, as numpy.load shows it (`arr_0`, or the keyword). */
@@ -26,7 +27,7 @@ const MIN_REFUSED = 64 * 1024 * 1024;
 /** Smallest central-directory entry: bounds the entry count a corrupt end record may claim. */
 const CENTRAL_ENTRY_BYTES = 46;
 
-const short = (name: string): string => (name.length > 60 ? `${name.slice(0, 60)}…` : name);
+const short = (name: string): string => shownName(name);
 const mb = (n: number): string => `${(n / 1e6).toFixed(1)} MB`;
 
 /** Entry count of the zip's end-of-central-directory record, checked against the file size. */

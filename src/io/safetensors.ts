@@ -14,7 +14,7 @@ import { UserError } from '../errors.js';
 import type { FloatArray } from '../backend/matrix.js';
 import { openForReading, readExactly, readFloats, writeFileAtomic } from './file-io.js';
 import { bfloat16ToFloat32, halfToFloat32 } from './half.js';
-import { parseJson, preview } from './json-limits.js';
+import { parseJson, preview, shownName } from './json-limits.js';
 
 export interface SafetensorsEntry {
   name: string;
@@ -78,8 +78,8 @@ export async function openSafetensors(path: string): Promise<SafetensorsFile> {
     const entry = (name: string): SafetensorsEntry => {
       const e = byName.get(name);
       if (e) return e;
-      const names = entries.slice(0, 10).map((x) => x.name).join(', ') + (entries.length > 10 ? ', ...' : '');
-      throw new UserError(`${path}: no tensor named '${name}' (it has ${names})`);
+      const names = entries.slice(0, 10).map((x) => shownName(x.name)).join(', ') + (entries.length > 10 ? ', ...' : '');
+      throw new UserError(`${path}: no tensor named '${shownName(name)}' (it has ${names})`);
     };
     const readElements = (name: string, start: number, count: number): Promise<FloatArray> =>
       readRange(handle, path, entry(name), dataStart, start, count);
@@ -143,7 +143,7 @@ function parseMetadata(value: unknown, path: string): Record<string, string> {
 }
 
 function parseEntry(name: string, value: unknown, dataSize: number, path: string): SafetensorsEntry {
-  const where = `${path}: tensor '${name.length > 100 ? `${name.slice(0, 100)}…` : name}'`;
+  const where = `${path}: tensor '${shownName(name, 100)}'`;
   const v = (typeof value === 'object' && value !== null ? value : {}) as Record<string, unknown>;
   const { dtype, shape, data_offsets: offsets } = v;
   if (typeof dtype !== 'string' || !Array.isArray(shape) || !shape.every(isCount) || !Array.isArray(offsets)) {

@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
 import { UserError, check } from '../errors.js';
 import { readTextFileSync } from '../io/file-io.js';
+import { checkNesting, syntaxError } from '../io/json-limits.js';
 import { WordPiece, parseVocab } from './wordpiece.js';
 
 export interface TextExample {
@@ -193,10 +194,12 @@ function readJsonObject(path: string): Json | undefined {
   if (!existsSync(path)) return undefined;
   let value: unknown;
   try {
-    value = JSON.parse(readTextFileSync(path, { expected: 'a tokenizer file' }));
+    const text = readTextFileSync(path, { expected: 'a tokenizer file' });
+    checkNesting(text, path, "re-save the file from the model's tokenizer");
+    value = JSON.parse(text);
   } catch (e) {
     if (e instanceof UserError) throw e;
-    throw new UserError(`${path}: not valid JSON (${(e as Error).message}); re-save the file from the model's tokenizer`);
+    throw new UserError(`${path}: not valid JSON (${syntaxError(e)}); re-save the file from the model's tokenizer`);
   }
   check(isObject(value), `${path}: expected a JSON object; re-save the file from the model's tokenizer`);
   return value;
