@@ -12,6 +12,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Field, FixedSizeList, Float32, Table, makeData, makeVector, tableToIPC } from 'apache-arrow';
+import { Footer } from 'apache-arrow/ipc/metadata/file';
 import { UserError } from '../src/errors.js';
 import { openHiddenStates } from '../src/io/hidden-states.js';
 import { writeNpy } from '../src/io/npy.js';
@@ -121,20 +122,26 @@ test('corrupt Arrow IPC stream: the same sweep', async () => {
 
 test('Arrow: lengths beyond the file are refused before anything is read, naming the file and the batch', async () => {
   const bytes = arrowFile(file('lie.arrow'));
-  // The footer's first block: patch the body length of record batch 0 to 2^31 - 1 (found by value).
+  // Find record batch 1's Block struct in the footer (offset i64, metadata length i32, pad, body length i64)
+  // and make its body length 2^31 - 1.
   const footerLength = new DataView(bytes.buffer).getInt32(bytes.byteLength - 10, true);
-  const footerStart = bytes.byteLength - 10 - footerLength;
+  const footer = Footer.decode(bytes.subarray(bytes.byteLength - 10 - footerLength, bytes.byteLength - 10));
+  const block = footer.getRecordBatch(1)!;
   const view = new DataView(bytes.buffer);
-  let patched = false;
-  for (let at = footerStart; at + 8 <= bytes.byteLength - 10 && !patched; at += 8) {
-    const v = Number(view.getBigInt64(at, true));
-    if (v === 96 || v === 104 || v === 112 || v === 120 || v === 128) { // body of 4 rows: a plausible small length
-      view.setBigInt64(at, 0x7fffffffn, true);
-      patched = true;
-    }
+  let at = -1;
+  for (let p = bytes.byteLength - 10 - footerLength; p + 24 <= bytes.byteLength - 10; p += 4) {
+    if (Number(view.getBigInt64(p, true)) === block.offset && view.getInt32(p + 8, true) === block.metaDataLength &&
+      Number(view.getBigInt64(p + 16, true)) === block.bodyLength) at = p + 16;
   }
+  assert.ok(at > 0, 'block 1 not found in the footer');
+  view.setBigInt64(at, 0x7fffffffn, true);
   fs.writeFileSync(file('lie.arrow'), bytes);
-  if (patched) await rejectsUser(openHiddenStates(file('lie.arrow')), /lie\.arrow: (corrupt Arrow IPC data \(record batch \d|not a readable Arrow IPC file)/);
+  await rejectsUser(openHiddenStates(file('lie.arrow')), /^\S*lie\.arrow: corrupt Arrow IPC data \(record batch 1: block at byte \d+ with \d+ metadata and 2147483647 body bytes lies outside the data .*\); re-create the file with repgeom extract/);
+  // The footer length itself beyond the file.
+  const footerLie = arrowFile(file('footer.arrow'));
+  new DataView(footerLie.buffer).setInt32(footerLie.byteLength - 10, 0x7ffffff0, true);
+  fs.writeFileSync(file('footer.arrow'), footerLie);
+  await rejectsUser(openHiddenStates(file('footer.arrow')), /footer\.arrow: not a readable Arrow IPC file \(footer length 2147483632 does not fit in the \d+-byte file\)/);
   // A stream whose first message claims 1 GB of metadata: refused at once (apache-arrow would wait for it).
   const stream = arrowStream();
   new DataView(stream.buffer, stream.byteOffset).setInt32(4, 1 << 30, true);
@@ -296,4 +303,38 @@ test('values near the float range are read exactly (the readers do no arithmetic
   for await (const { block } of st.scan({ blockRows: 3 })) got32.push(...block.data);
   await st.close();
   assert.deepEqual(got32, [...f32]);
+});
+
+test('npy, npz and safetensors: every aligned word overwritten ends in a UserError or a read', async () => {
+  const data = Float32Array.from({ length: 2 * 6 * 3 }, (_, i) => i / 7);
+  writeNpy(file('w.npy'), data, [2, 6, 3]);
+  writeNpz(file('w.npz'), [{ name: 'a', data, shape: [2, 6, 3] }]);
+  writeNpz(file('wz.npz'), [{ name: 'a', data, shape: [2, 6, 3] }], { compressed: true });
+  writeSafetensors(file('w.safetensors'), [0, 1].map((l) => ({ name: `h.${l}`, dtype: 'F32' as const, shape: [6, 3], data: data.subarray(l * 18, (l + 1) * 18) })));
+  for (const [name, ext] of [['w.npy', '.npy'], ['w.npz', '.npz'], ['wz.npz', '.npz'], ['w.safetensors', '.safetensors']]) {
+    const bytes = new Uint8Array(fs.readFileSync(file(name)));
+    assert.equal(await readAll(file(name)), data.length, name);
+    const refused = await sweepWords(bytes, ext, HOSTILE_WORDS);
+    assert.ok(refused > 0, `${name}: no variant refused`);
+  }
+});
+
+test('config.json: a syntax error quoting bytes with newlines, and deep nesting, are one-line errors', () => {
+  const model = file('model-json');
+  fs.mkdirSync(model);
+  for (const f of ['model.safetensors', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'vocab.txt']) {
+    fs.symlinkSync(path.join(TINY, f), path.join(model, f));
+  }
+  fs.writeFileSync(file('one.txt'), 'a line\n');
+  const run = () => repgeom(['extract', '--model', model, '--data', file('one.txt'), '--out', file('json.arrow'), '--quiet']);
+  fs.writeFileSync(path.join(model, 'config.json'), '{\n  "model_type": "bert",\n  "hidden_size"\u0001\n: 128,\n  "x": 1\n}');
+  let r = run();
+  assert.equal(r.status, 2, r.stderr);
+  assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  assert.match(r.stderr, /^repgeom: .*config\.json: not valid JSON \(/);
+  fs.writeFileSync(path.join(model, 'config.json'), `{"model_type": "bert", "x": ${'['.repeat(50_000)}${']'.repeat(50_000)}}`);
+  r = run();
+  assert.equal(r.status, 2, r.stderr);
+  assert.match(r.stderr, /^repgeom: .*config\.json: JSON nested more than 100 levels deep/);
+  assert.equal(fs.existsSync(file('json.arrow')), false);
 });
