@@ -4,7 +4,7 @@
  * end, within a time and memory bound, with exit 0 or with exit 2 and exactly one `repgeom: ` line
  * (no stack trace), leave no half-written output or temporary file, and leave the input unchanged.
  *
- * REPGEOM_FUZZ_CASES=N runs N cases (default 200), REPGEOM_FUZZ_SEED=S picks the corruptions
+ * REPGEOM_FUZZ_CASES=N runs N cases (default 150), REPGEOM_FUZZ_SEED=S picks the corruptions
  * (default 1), REPGEOM_FUZZ_ONLY=C runs case C alone. A failure names seed and case to rerun it.
  * REPGEOM_FUZZ_METRICS picks what `measure` computes (default cosine,twonn: every block is still
  * read; 'all' also runs the eigenvalue-based metrics on the corrupted values).
@@ -21,7 +21,7 @@ import { openArrowStates } from '../src/io/arrow.js';
 import { buildSeeds, corrupt, type FuzzSeed } from './helpers/fuzz-inputs.js';
 import { SHARED } from './helpers/fixtures.js';
 
-const CASES = Number(process.env.REPGEOM_FUZZ_CASES ?? 200);
+const CASES = Number(process.env.REPGEOM_FUZZ_CASES ?? 150);
 const SEED = Number(process.env.REPGEOM_FUZZ_SEED ?? 1);
 const ONLY = process.env.REPGEOM_FUZZ_ONLY === undefined ? undefined : Number(process.env.REPGEOM_FUZZ_ONLY);
 const METRICS = process.env.REPGEOM_FUZZ_METRICS ?? 'cosine,twonn';

@@ -5,7 +5,7 @@
  * config.json), .npz zip bombs and lying zip sizes, `--limit` reading only the start of a file,
  * and values near the float range.
  */
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -29,6 +29,7 @@ import { SHARED } from './helpers/fixtures.js';
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'repgeom-hardening-'));
 const file = (name: string) => path.join(tmp, name);
 const TINY = path.resolve(SHARED, 'models', 'tiny-bert-mlm');
+after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 async function rejectsUser(promise: Promise<unknown>, ...patterns: RegExp[]): Promise<void> {
   await assert.rejects(promise, (e: unknown) => {
@@ -199,7 +200,7 @@ function mkfifo(p: string): void {
 
 test('a FIFO or a device as input is refused at once (measure, extract --data, config.json), never opened', { timeout: 120_000 }, async () => {
   mkfifo(file('pipe.npy'));
-  await rejectsUser(within(openHiddenStates(file('pipe.npy')), 5_000, 'pipe.npy'), /pipe\.npy: not a regular file \(a FIFO\); give the path of a hidden-state file/);
+  await rejectsUser(within(openHiddenStates(file('pipe.npy')), 5_000, 'pipe.npy'), /pipe\.npy: not a regular file \(a FIFO\); give the path of a regular file/);
   const m = repgeom(['measure', file('pipe.npy')]);
   assert.equal(m.status, 2, m.stderr);
   assert.match(m.stderr, /^repgeom: .*pipe\.npy: not a regular file \(a FIFO\)/);

@@ -37,7 +37,7 @@ function notRegular(path: string, stat: fs.Stats, expected: string): UserError {
  * Open `path` for reading; a missing, unreadable or non-regular file is a UserError. The file is
  * stat'ed before it is opened: opening a FIFO or some devices blocks until a writer appears.
  */
-export async function openForReading(path: string, expected = 'a hidden-state file'): Promise<{ handle: fsp.FileHandle; size: number }> {
+export async function openForReading(path: string, expected = 'a regular file'): Promise<{ handle: fsp.FileHandle; size: number }> {
   let handle: fsp.FileHandle;
   try {
     const before = await fsp.stat(path);
