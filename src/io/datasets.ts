@@ -182,6 +182,12 @@ function readText(lines: Iterator<Line>, cap: number): Parsed {
   return { examples, labels: null, skipped: 0 };
 }
 
+/** `first`, then the rest of `rest`. */
+function* prepend(first: Line, rest: Iterator<Line>): Generator<Line> {
+  yield first;
+  for (let next = rest.next(); !next.done; next = rest.next()) yield next.value;
+}
+
 /** "(lines 12, 40, 77, 90, 91 …)": up to 5 line numbers. */
 const lineList = (lines: number[]): string => `(line${lines.length > 1 ? 's' : ''} ${lines.slice(0, 5).join(', ')}${lines.length > 5 ? ' …' : ''})`;
 
@@ -249,11 +255,6 @@ function readTsv(lines: Iterator<Line>, cap: number, file: string, task: GlueTas
  * optional second text in `textPairField` and an optional `label` (a number, a boolean, or a
  * string: numeric strings are numbers, other strings become class indices in sorted order).
  */
-function* prepend(first: Line, rest: Iterator<Line>): Generator<Line> {
-  yield first;
-  for (let next = rest.next(); !next.done; next = rest.next()) yield next.value;
-}
-
 function readJsonl(lines: Iterator<Line>, cap: number, file: string, options: ReadDatasetOptions, warnings: string[]): Parsed {
   const textField = options.textField ?? 'text', pairField = options.textPairField;
   const examples: TextExample[] = [];
