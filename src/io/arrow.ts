@@ -5,17 +5,21 @@
  * which pyarrow, pandas and polars read directly.
  *
  * Memory: the writer appends one record batch per `write` straight to disk; the reader hands out
- * one record batch at a time. apache-arrow only reads lazily from a `FileHandle` (positioned
- * reads through its AsyncRandomAccessFile); given a stream or async iterable of chunks its file
- * reader first concatenates the whole input, so this module always passes it a FileHandle.
+ * one record batch at a time. The reader does not use apache-arrow's readers (they trust every
+ * length in the file and hang or throw on corrupt input): arrow-ipc.ts checks the layout of the
+ * whole file first, then reads just the columns needed with positioned reads (IPC file or stream).
  */
+import type { FileHandle } from 'node:fs/promises';
 import {
   AsyncByteQueue, DataType, Field, FixedSizeList, Float32, Int16, Int32, RecordBatch,
-  Precision, RecordBatchFileWriter, RecordBatchReader, Schema, Struct, makeData, type Int,
+  Precision, RecordBatchFileWriter, Schema, Struct, makeData,
 } from 'apache-arrow';
 import { UserError } from '../errors.js';
-import { countLayersFromFooter, type LayerCounts } from './arrow-layer-count.js';
+import {
+  columnPlaces, readIntColumn, readIpcLayout, readVectorColumn, type BatchLayout, type ColumnPlace, type IpcLayout,
+} from './arrow-ipc.js';
 import { openForReading } from './file-io.js';
+import { shownName } from './json-limits.js';
 import { OutputFile, planFileOutput, type FileOutputPlan } from './safe-output.js';
 
 export interface ArrowRowsToWrite {
@@ -146,26 +150,6 @@ export interface ArrowStates {
   batches(wanted: ReadonlySet<number>): AsyncGenerator<ArrowBatch>;
 }
 
-type Reader = Awaited<ReturnType<typeof openReader>>;
-
-async function openReader(path: string) {
-  const { handle } = await openForReading(path);
-  try {
-    const reader = await RecordBatchReader.from(handle);
-    await reader.open({ autoDestroy: false });
-    if (!reader.schema) throw new Error('no schema message');
-    return { handle, reader };
-  } catch (e) {
-    await handle.close();
-    throw new UserError(`${path}: not a readable Arrow IPC file (${(e as Error).message}); write it with pyarrow.ipc.new_file or repgeom extract`);
-  }
-}
-
-async function closeReader({ handle, reader }: Reader): Promise<void> {
-  await reader.cancel();
-  await handle.close(); // no-op when the reader already closed it
-}
-
 const isFloat32 = (t: DataType): boolean => DataType.isFloat(t) && t.precision === Precision.SINGLE;
 
 /** Column indices of `layer` and `vector`, checked against the format. */
@@ -173,7 +157,7 @@ function checkSchema(schema: Schema, path: string): { layer: number; vector: num
   const index = (name: string): number => {
     const i = schema.fields.findIndex((f) => f.name === name);
     if (i < 0) {
-      throw new UserError(`${path}: missing column '${name}' (it has ${schema.fields.map((f) => f.name).join(', ')}); hidden-state files need 'layer' and 'vector'`);
+      throw new UserError(`${path}: missing column '${name}' (it has ${schema.fields.slice(0, 10).map((f) => shownName(f.name, 40)).join(', ')}); hidden-state files need 'layer' and 'vector'`);
     }
     return i;
   };
@@ -181,11 +165,11 @@ function checkSchema(schema: Schema, path: string): { layer: number; vector: num
   const vector = index('vector');
   const layerType = schema.fields[layer].type;
   if (!DataType.isInt(layerType)) {
-    throw new UserError(`${path}: column 'layer' has type ${layerType}; it must be an integer column (int16)`);
+    throw new UserError(`${path}: column 'layer' has type ${shownName(String(layerType), 80)}; it must be an integer column (int16)`);
   }
   const vectorType = schema.fields[vector].type;
   if (!DataType.isFixedSizeList(vectorType) || !isFloat32(vectorType.children[0].type) || vectorType.listSize <= 0) {
-    throw new UserError(`${path}: column 'vector' has type ${vectorType}; it must be FixedSizeList<Float32>[d] (pyarrow: pa.list_(pa.float32(), d))`);
+    throw new UserError(`${path}: column 'vector' has type ${shownName(String(vectorType), 80)}; it must be FixedSizeList<Float32>[d] (pyarrow: pa.list_(pa.float32(), d))`);
   }
   // Optional integer columns: -1 when absent (or not integers, then they are ignored).
   const optional = (name: string): number => {
@@ -195,105 +179,86 @@ function checkSchema(schema: Schema, path: string): { layer: number; vector: num
   return { layer, vector, dim: vectorType.listSize, example: optional('example'), tokenId: optional('token_id') };
 }
 
-/** An integer column of a batch as numbers (64-bit columns converted). */
-function integerColumn(batch: RecordBatch, column: number, rows: number): ArrayLike<number> {
-  const data = batch.data.children[column];
-  const raw = (data.values as Int['TArray']).subarray(data.offset, data.offset + rows);
-  return raw instanceof BigInt64Array || raw instanceof BigUint64Array ? Float64Array.from(raw, Number) : raw;
-}
-
-/** Decode the columns we need from one batch; nulls are refused. */
-function extract(batch: RecordBatch, index: number, cols: ReturnType<typeof checkSchema>, path: string): ArrowBatch {
-  const layerData = batch.data.children[cols.layer];
-  const vectorData = batch.data.children[cols.vector];
-  const valuesData = vectorData.children[0];
-  for (const [name, data] of [['layer', layerData], ['vector', vectorData], ['vector values', valuesData]] as const) {
-    if (data.nullCount > 0) throw new UserError(`${path}: column '${name}' has nulls in record batch ${index}; write a value for every row`);
-  }
-  const rows = batch.numRows;
-  // Children of a (possibly sliced) FixedSizeList are sliced with it, so offsets add up as below.
-  const layer = integerColumn(batch, cols.layer, rows);
-  const start = valuesData.offset;
-  const vectors = (valuesData.values as Float32Array).subarray(start, start + rows * cols.dim);
-  const example = cols.example >= 0 && batch.data.children[cols.example].nullCount === 0 ? integerColumn(batch, cols.example, rows) : null;
-  const tokenId = cols.tokenId >= 0 && batch.data.children[cols.tokenId].nullCount === 0 ? integerColumn(batch, cols.tokenId, rows) : null;
-  return { index, rows, layer, vectors, example, tokenId };
-}
-
 /**
- * Open an Arrow hidden-state file: validate the schema and count the rows of every layer. For
- * the IPC file format that pass reads only each batch's metadata and `layer` column (see
- * arrow-layer-count.ts); for the stream format (or unusual layouts) it decodes every batch once,
- * one at a time.
+ * Open an Arrow hidden-state file (IPC file or stream format): check the whole layout (see
+ * arrow-ipc.ts), validate the schema and count the rows of every layer, reading only each
+ * batch's metadata and `layer` column.
  */
 export async function openArrowStates(path: string): Promise<ArrowStates> {
-  const opened = await openReader(path);
-  let counts: LayerCounts | undefined;
+  const { handle, size } = await openForReading(path);
+  let layout: IpcLayout;
   let cols: ReturnType<typeof checkSchema>;
-  let metadata: Record<string, string>;
+  let places: ColumnPlace[];
+  const rows = new Map<number, number>();
+  const perBatch: Set<number>[] = [];
   try {
-    const { reader, handle } = opened;
-    cols = checkSchema(reader.schema, path);
-    metadata = Object.fromEntries(reader.schema.metadata);
-    if (reader.footer) counts = await countLayersFromFooter(handle, path, reader.footer, reader.schema.fields, cols.layer);
-    if (!counts) counts = await countByDecoding(opened, cols, path);
+    layout = await readIpcLayout(handle, size, path);
+    cols = checkSchema(layout.schema, path);
+    places = columnPlaces(layout.schema);
+    for (const [i, batch] of layout.batches.entries()) {
+      const layer = await readIntColumn(handle, batch, places[cols.layer], layout.schema.fields[cols.layer].type, path, `column 'layer' of record batch ${i}`);
+      checkNoNulls(batch, places[cols.layer], 'layer', i, path);
+      const present = new Set<number>();
+      for (let r = 0; r < layer.length; r++) {
+        present.add(layer[r]);
+        rows.set(layer[r], (rows.get(layer[r]) ?? 0) + 1);
+      }
+      perBatch.push(present);
+    }
   } finally {
-    await closeReader(opened);
+    await handle.close();
   }
-  const rows = counts.rows;
   if (rows.size === 0) throw new UserError(`${path}: the Arrow file has no rows; re-run extract`);
-  const perBatch = counts.perBatch;
+  const { schema, batches: layouts } = layout;
   const checked = cols;
 
   async function* batches(wanted: ReadonlySet<number>): AsyncGenerator<ArrowBatch> {
-    const r = await openReader(path);
+    const opened = await openForReading(path);
     try {
-      let i = 0;
-      for (;;) {
-        if (r.reader.isFile()) {
-          while (i < perBatch.length && ![...perBatch[i]].some((l) => wanted.has(l))) i++;
-          if (i >= perBatch.length) return;
-        }
-        const batch = await readBatch(r, i, path);
-        if (!batch) return;
-        yield extract(batch, i++, checked, path);
+      if (opened.size !== size) throw new UserError(`${path}: the file changed while it was being read (${size} bytes, now ${opened.size}); read it again`);
+      for (const [index, batch] of layouts.entries()) {
+        if (![...perBatch[index]].some((l) => wanted.has(l))) continue;
+        yield await readBatch(opened.handle, batch, index, schema, places, checked, path);
       }
     } finally {
-      await closeReader(r);
+      await opened.handle.close();
     }
   }
 
   return {
     path,
     dim: cols.dim,
-    metadata,
+    metadata: Object.fromEntries(schema.metadata),
     layerRows: new Map([...rows].sort((a, b) => a[0] - b[0])),
     batches,
   };
 }
 
-/** Batch `index` (file format: direct seek; stream format: the next one), decode errors as UserError. */
-async function readBatch({ reader }: Reader, index: number, path: string): Promise<RecordBatch | null> {
-  try {
-    if (reader.isFile()) return await reader.readRecordBatch(index);
-    const next = await reader.next();
-    return next.done ? null : next.value;
-  } catch (e) {
-    throw new UserError(`${path}: cannot decode record batch ${index} (${(e as Error).message}); rewrite the file uncompressed with pyarrow`);
+function checkNoNulls(batch: BatchLayout, place: ColumnPlace, name: string, index: number, path: string): void {
+  if (batch.nodes[place.node].nullCount > 0) {
+    throw new UserError(`${path}: column '${name}' has nulls in record batch ${index}; write a value for every row`);
   }
 }
 
-async function countByDecoding(r: Reader, cols: ReturnType<typeof checkSchema>, path: string): Promise<LayerCounts> {
-  const counts: LayerCounts = { rows: new Map(), perBatch: [] };
-  for (let i = 0; ; i++) {
-    const batch = await readBatch(r, i, path);
-    if (!batch) return counts;
-    const { layer } = extract(batch, i, cols, path);
-    const present = new Set<number>();
-    for (let k = 0; k < layer.length; k++) {
-      present.add(layer[k]);
-      counts.rows.set(layer[k], (counts.rows.get(layer[k]) ?? 0) + 1);
-    }
-    counts.perBatch.push(present);
-  }
+/** Read the columns we need from one batch; nulls in `layer` or `vector` are refused. */
+async function readBatch(
+  handle: FileHandle, batch: BatchLayout, index: number, schema: Schema, places: ColumnPlace[],
+  cols: ReturnType<typeof checkSchema>, path: string,
+): Promise<ArrowBatch> {
+  const where = (name: string) => `column '${name}' of record batch ${index}`;
+  checkNoNulls(batch, places[cols.layer], 'layer', index, path);
+  const vectorPlace = places[cols.vector];
+  checkNoNulls(batch, vectorPlace, 'vector', index, path);
+  checkNoNulls(batch, { node: vectorPlace.node + 1, buffer: 0 }, 'vector values', index, path);
+  const int = (column: number, name: string) => readIntColumn(handle, batch, places[column], schema.fields[column].type, path, where(name));
+  const optional = (column: number, name: string) =>
+    column >= 0 && batch.nodes[places[column].node].nullCount === 0 ? int(column, name) : Promise.resolve(null);
+  return {
+    index,
+    rows: batch.rows,
+    layer: await int(cols.layer, 'layer'),
+    vectors: await readVectorColumn(handle, batch, vectorPlace, cols.dim, path, where('vector')),
+    example: await optional(cols.example, 'example'),
+    tokenId: await optional(cols.tokenId, 'token_id'),
+  };
 }

@@ -9,10 +9,12 @@
  * header and are read by position. Rows with the wrong number of fields (QQP has some) or a label
  * outside the task's label list are skipped and counted in `warnings`.
  */
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
 import { UserError, check } from '../errors.js';
 import type { TextExample } from '../models/tokenizer.js';
+import { readLinesSync } from './file-io.js';
+import { MAX_JSON_DEPTH, excessiveNesting, preview, shownName, syntaxError } from './json-limits.js';
 
 export const TASKS = ['sst2', 'mrpc', 'rte', 'cola', 'qqp', 'qnli', 'stsb', 'wnli', 'text', 'jsonl'] as const;
 export type TaskName = (typeof TASKS)[number];
@@ -117,15 +119,17 @@ export function readDataset(path: string, options: ReadDatasetOptions = {}): Dat
   check(task !== null, `cannot tell which task ${path} holds; pass --task (${TASKS.join(', ')})`);
   const warnings: string[] = [];
   const { file, split } = resolveFile(path, task, options.split, warnings);
-  let text = readFileSync(file, 'utf8');
-  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1); // UTF-8 BOM (MRPC's files have one)
-  const lines = text.split('\n');
-  if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop(); // the final newline
-  for (let i = 0; i < lines.length; i++) if (lines[i].endsWith('\r')) lines[i] = lines[i].slice(0, -1);
+  // Lines are read as they are parsed: with `limit`, the rest of the file is never read.
+  const lines = numbered(readLinesSync(file, 'a dataset file (.tsv, .txt or .jsonl) or a task folder'));
   const cap = limit ?? Infinity;
-  const parsed = task === 'text' ? readText(lines, cap)
-    : task === 'jsonl' ? readJsonl(lines, cap, file, options, warnings)
-    : readTsv(lines, cap, file, task, warnings);
+  let parsed: Parsed;
+  try {
+    parsed = task === 'text' ? readText(lines, cap)
+      : task === 'jsonl' ? readJsonl(lines, cap, file, options, warnings)
+      : readTsv(lines, cap, file, task, warnings);
+  } finally {
+    lines.return(undefined); // closes the file when parsing stopped early or failed
+  }
   check(parsed.examples.length > 0, `${file} has no examples${parsed.skipped ? ` (${parsed.skipped} malformed rows skipped)` : ''}`);
   return { task, path: file, split, ...parsed, warnings };
 }
@@ -150,6 +154,17 @@ function resolveFile(path: string, task: TaskName, requested: string | undefined
   throw new UserError(`${path} has no split '${split}' (${split}${ext}); splits present: ${splits.length ? splits.join(', ') : `none (no ${ext} files)`}`);
 }
 
+/** A line and its 1-based number in the file. */
+interface Line {
+  text: string;
+  number: number;
+}
+
+function* numbered(lines: Iterable<string>): Generator<Line> {
+  let number = 0;
+  for (const text of lines) yield { text, number: ++number };
+}
+
 interface Parsed {
   examples: TextExample[];
   labels: (number | null)[] | null;
@@ -157,48 +172,60 @@ interface Parsed {
 }
 
 /** One example per line; blank lines are not examples. */
-function readText(lines: string[], cap: number): Parsed {
+function readText(lines: Iterator<Line>, cap: number): Parsed {
   const examples: TextExample[] = [];
-  for (const line of lines) {
-    if (examples.length >= cap) break;
-    if (line.trim().length > 0) examples.push({ text: line });
+  while (examples.length < cap) {
+    const next = lines.next();
+    if (next.done) break;
+    if (next.value.text.trim().length > 0) examples.push({ text: next.value.text });
   }
   return { examples, labels: null, skipped: 0 };
+}
+
+/** `first`, then the rest of `rest`. */
+function* prepend(first: Line, rest: Iterator<Line>): Generator<Line> {
+  yield first;
+  for (let next = rest.next(); !next.done; next = rest.next()) yield next.value;
 }
 
 /** "(lines 12, 40, 77, 90, 91 …)": up to 5 line numbers. */
 const lineList = (lines: number[]): string => `(line${lines.length > 1 ? 's' : ''} ${lines.slice(0, 5).join(', ')}${lines.length > 5 ? ' …' : ''})`;
 
-function readTsv(lines: string[], cap: number, file: string, task: GlueTask, warnings: string[]): Parsed {
+function readTsv(lines: Iterator<Line>, cap: number, file: string, task: GlueTask, warnings: string[]): Parsed {
   const spec = SPECS[task];
-  const first = lines.length > 0 ? lines[0].split('\t') : [];
-  let fields: number, textCol: number, pairCol: number | undefined, labelCol: number | undefined, start: number;
+  const head = lines.next();
+  const first = head.done ? [] : head.value.text.split('\t');
+  let fields: number, textCol: number, pairCol: number | undefined, labelCol: number | undefined, headerLine: boolean;
   if (first.includes(spec.text) && (spec.pair === undefined || first.includes(spec.pair))) {
     // A header: find columns by name. A file without the label column (a GLUE test file) is unlabeled.
     fields = first.length;
     textCol = first.indexOf(spec.text);
     pairCol = spec.pair === undefined ? undefined : first.indexOf(spec.pair);
     labelCol = first.includes(spec.label) ? first.indexOf(spec.label) : undefined;
-    start = 1;
+    headerLine = true;
   } else if (spec.positional) {
     ({ fields, text: textCol, pair: pairCol, label: labelCol } = spec.positional);
-    start = 0;
+    headerLine = false;
   } else {
     const wanted = [spec.text, spec.pair].filter((c) => c !== undefined).map((c) => `'${c}'`).join(' and ');
     throw new UserError(
-      `${file}: the first line is not a ${task} header with columns ${wanted} (it has ${first.slice(0, 10).map((c) => `'${c}'`).join(', ')}); ` +
+      `${file}: the first line is not a ${task} header with columns ${wanted} (it has ${first.slice(0, 10).map((c) => `'${shownName(c, 40)}'`).join(', ')}); ` +
         `check the file or pass the right --task`,
     );
   }
   const examples: TextExample[] = [];
   const labels: (number | null)[] = [];
   const wrongFields: number[] = [], badLabels: number[] = [];
-  for (let i = start; i < lines.length && examples.length < cap; i++) {
-    const line = lines[i];
+  // The first line is a row too when it is not a header (header-less CoLA and QQP files).
+  const rest: Iterator<Line> = headerLine || head.done ? lines : prepend(head.value, lines);
+  while (examples.length < cap) {
+    const next = rest.next();
+    if (next.done) break;
+    const { text: line, number } = next.value;
     if (line.length === 0) continue;
     const row = line.split('\t');
     if (row.length !== fields) {
-      wrongFields.push(i + 1);
+      wrongFields.push(number);
       continue;
     }
     let label: number | null = null;
@@ -206,7 +233,7 @@ function readTsv(lines: string[], cap: number, file: string, task: GlueTask, war
       const raw = row[labelCol].trim();
       label = spec.labels === 'float' ? (raw === '' ? NaN : Number(raw)) : spec.labels.indexOf(raw);
       if (spec.labels === 'float' ? !Number.isFinite(label) : label < 0) {
-        badLabels.push(i + 1);
+        badLabels.push(number);
         continue;
       }
     }
@@ -228,27 +255,32 @@ function readTsv(lines: string[], cap: number, file: string, task: GlueTask, war
  * optional second text in `textPairField` and an optional `label` (a number, a boolean, or a
  * string: numeric strings are numbers, other strings become class indices in sorted order).
  */
-function readJsonl(lines: string[], cap: number, file: string, options: ReadDatasetOptions, warnings: string[]): Parsed {
+function readJsonl(lines: Iterator<Line>, cap: number, file: string, options: ReadDatasetOptions, warnings: string[]): Parsed {
   const textField = options.textField ?? 'text', pairField = options.textPairField;
   const examples: TextExample[] = [];
   const rawLabels: unknown[] = [];
   let first = true;
-  for (let i = 0; i < lines.length && examples.length < cap; i++) {
-    if (lines[i].trim().length === 0) continue;
-    const where = `${file}:${i + 1}`;
+  while (examples.length < cap) {
+    const next = lines.next();
+    if (next.done) break;
+    const { text, number } = next.value;
+    if (text.trim().length === 0) continue;
+    const where = `${file}:${number}`;
+    const deep = excessiveNesting(text, MAX_JSON_DEPTH);
+    check(deep < 0, () => `${where}: JSON nested more than ${MAX_JSON_DEPTH} levels deep (at character ${deep}); each line must be one flat JSON object`);
     let record: unknown;
     try {
-      record = JSON.parse(lines[i]);
+      record = JSON.parse(text);
     } catch (e) {
-      throw new UserError(`${where}: not valid JSON (${(e as Error).message}); each line must be one JSON object`);
+      throw new UserError(`${where}: not valid JSON (${syntaxError(e)}); each line must be one JSON object`);
     }
-    check(typeof record === 'object' && record !== null && !Array.isArray(record), `${where}: expected a JSON object, found ${Array.isArray(record) ? 'an array' : JSON.stringify(record)}`);
+    check(typeof record === 'object' && record !== null && !Array.isArray(record), `${where}: expected a JSON object, found ${Array.isArray(record) ? 'an array' : preview(record)}`);
     const r = record as Record<string, unknown>;
     for (const field of pairField === undefined ? [textField] : [textField, pairField]) {
       if (first) {
-        check(field in r, () => `${where}: the first record has no field '${field}' (it has ${Object.keys(r).map((k) => `'${k}'`).join(', ') || 'none'}); pass --text-field`);
+        check(field in r, () => `${where}: the first record has no field '${field}' (it has ${Object.keys(r).slice(0, 10).map((k) => `'${shownName(k, 40)}'`).join(', ') || 'none'}); pass --text-field`);
       }
-      check(typeof r[field] === 'string', () => `${where}: field '${field}' is ${r[field] === undefined ? 'missing' : `not a string (${JSON.stringify(r[field])})`}`);
+      check(typeof r[field] === 'string', () => `${where}: field '${field}' is ${r[field] === undefined ? 'missing' : `not a string (${preview(r[field])})`}`);
     }
     first = false;
     examples.push(pairField === undefined ? { text: r[textField] as string } : { text: r[textField] as string, textPair: r[pairField] as string });
@@ -267,7 +299,7 @@ function jsonlLabels(raw: unknown[], file: string, warnings: string[]): (number 
     if (typeof l === 'number') return l;
     if (typeof l === 'boolean') return l ? 1 : 0;
     if (typeof l === 'string') return isNumeric(l) ? Number(l) : names.indexOf(l);
-    throw new UserError(`${file}: label ${JSON.stringify(l)} is not a number, boolean or string`);
+    throw new UserError(`${file}: label ${preview(l)} is not a number, boolean or string`);
   });
 }
 

@@ -36,9 +36,13 @@ interface ArrayLayer {
 
 /** (L, N, d) of an array that holds hidden states, or a UserError saying which shapes work. */
 function layerShape(shape: readonly number[], where: string): [number, number, number] {
-  if (shape.length === 2) return [1, shape[0], shape[1]];
-  if (shape.length === 3) return [shape[0], shape[1], shape[2]];
-  throw new UserError(`${where} has shape (${shape.join(', ')}); hidden states need (N, d) for one layer or (L, N, d) for L layers: reshape it`);
+  const shown = `(${shape.slice(0, 6).join(', ')}${shape.length > 6 ? ', …' : ''})`;
+  const lnd: [number, number, number] | undefined =
+    shape.length === 2 ? [1, shape[0], shape[1]] : shape.length === 3 ? [shape[0], shape[1], shape[2]] : undefined;
+  if (!lnd) throw new UserError(`${where} has shape ${shown}; hidden states need (N, d) for one layer or (L, N, d) for L layers: reshape it`);
+  // Refused here, before L layer records are made: with a 0 elsewhere, L is not bounded by the file size.
+  if (lnd[0] > 1 && lnd.includes(0)) throw new UserError(`${where} has shape ${shown}, which holds no values; give at least one row per layer`);
+  return lnd;
 }
 
 /**

@@ -10,6 +10,7 @@ import { UserError } from '../errors.js';
 import type { FloatArray } from '../backend/matrix.js';
 import { openForReading, readExactly, readFloats, writeFileAtomic } from './file-io.js';
 import { parsePythonLiteral } from './python-literal.js';
+import { preview } from './json-limits.js';
 
 export type NpyDtype = 'float32' | 'float64';
 
@@ -37,14 +38,34 @@ const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
 /** Magic (6) + version (2) + header length (2 in v1, 4 in v2/v3). */
 const PREAMBLE_BYTES = 12;
 
+/** A header string cut short for a message. */
+const cut = (s: string): string => (s.length > 24 ? `${s.slice(0, 24)}…` : s);
+
 const itemSize = (dtype: NpyDtype): number => (dtype === 'float32' ? 4 : 8);
 
 export function elementCount(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
 
-/** Where the header text lies, from the first 10–12 bytes. */
-function parsePreamble(bytes: Uint8Array, path: string): { start: number; length: number; utf8: boolean } {
+/**
+ * numpy.load refuses headers over 10,000 bytes unless told otherwise; allow ten times that (a
+ * header holds a dtype and a shape). It also keeps a corrupt length from allocating gigabytes.
+ */
+const MAX_HEADER_BYTES = 100_000;
+
+/** Where the header text lies, from the first 10–12 bytes; `size` is the whole file (or image). */
+function parsePreamble(bytes: Uint8Array, path: string, size: number): { start: number; length: number; utf8: boolean } {
+  const { start, length, utf8 } = preambleFields(bytes, path);
+  if (length > MAX_HEADER_BYTES) {
+    throw new UserError(`${path}: .npy header length ${length} is over the ${MAX_HEADER_BYTES}-byte limit; the file is corrupt: re-save the array with numpy.save`);
+  }
+  if (start + length > size) {
+    throw new UserError(`${path}: truncated .npy header: expected ${length} bytes, found ${Math.max(0, size - start)}; re-save the array`);
+  }
+  return { start, length, utf8 };
+}
+
+function preambleFields(bytes: Uint8Array, path: string): { start: number; length: number; utf8: boolean } {
   if (bytes.byteLength < 10 || MAGIC.some((b, k) => bytes[k] !== b)) {
     throw new UserError(`${path}: not a .npy file (no \\x93NUMPY magic at the start); save the array with numpy.save`);
   }
@@ -63,7 +84,7 @@ function parseHeaderText(text: string, dataOffset: number, path: string): NpyHea
   const { descr, shape } = parseHeaderDict(text, path);
   const dtype = ({ '<f4': 'float32', '|f4': 'float32', '<f8': 'float64', '|f8': 'float64' } as const)[descr];
   if (dtype === undefined) {
-    throw new UserError(`${path}: .npy header: dtype '${descr}' is not supported (float32 '<f4' and float64 '<f8' are); convert with arr.astype('float32')`);
+    throw new UserError(`${path}: .npy header: dtype '${cut(descr)}' is not supported (float32 '<f4' and float64 '<f8' are); convert with arr.astype('float32')`);
   }
   return { dtype, shape, dataOffset };
 }
@@ -77,16 +98,16 @@ function parseHeaderDict(text: string, path: string): { descr: string; shape: nu
   }
   const { descr, fortran_order: fortran, shape } = dict;
   if (typeof descr !== 'string') {
-    throw new UserError(`${where}: dtype ${JSON.stringify(descr)} is not supported (structured arrays are not); save a float32 or float64 array, e.g. arr.astype('float32')`);
+    throw new UserError(`${where}: dtype ${preview(descr)} is not supported (structured arrays are not); save a float32 or float64 array, e.g. arr.astype('float32')`);
   }
   if (descr[0] === '>') {
-    throw new UserError(`${where}: dtype '${descr}' is big-endian; save it little-endian with arr.astype('<${descr.slice(1)}')`);
+    throw new UserError(`${where}: dtype '${cut(descr)}' is big-endian; save it little-endian with arr.astype('<${cut(descr.slice(1))}')`);
   }
   if (fortran !== false) {
     throw new UserError(`${where}: fortran_order is ${String(fortran)}; save a C-ordered array with numpy.save(path, numpy.ascontiguousarray(arr))`);
   }
   if (!Array.isArray(shape) || !shape.every((n) => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0)) {
-    throw new UserError(`${where}: shape ${JSON.stringify(shape)} is not a tuple of non-negative integers; re-save with numpy.save`);
+    throw new UserError(`${where}: shape ${preview(shape)} is not a tuple of non-negative integers; re-save with numpy.save`);
   }
   return { descr, shape: shape as number[] };
 }
@@ -129,7 +150,7 @@ export async function openNpy(path: string): Promise<NpyFile> {
 async function readHeader(handle: FileHandle, size: number, path: string): Promise<NpyHeader> {
   const preamble = new Uint8Array(Math.min(PREAMBLE_BYTES, size));
   await readExactly(handle, preamble, 0, path, '.npy preamble');
-  const { start, length, utf8 } = parsePreamble(preamble, path);
+  const { start, length, utf8 } = parsePreamble(preamble, path, size);
   const text = new Uint8Array(length);
   await readExactly(handle, text, start, path, '.npy header');
   return parseHeaderText(decodeText(text, utf8), start + length, path);
@@ -141,12 +162,12 @@ export async function readNpyInt32(path: string): Promise<{ data: Int32Array; sh
   try {
     const preamble = new Uint8Array(Math.min(PREAMBLE_BYTES, size));
     await readExactly(handle, preamble, 0, path, '.npy preamble');
-    const { start, length, utf8 } = parsePreamble(preamble, path);
+    const { start, length, utf8 } = parsePreamble(preamble, path, size);
     const text = new Uint8Array(length);
     await readExactly(handle, text, start, path, '.npy header');
     const { descr, shape } = parseHeaderDict(decodeText(text, utf8), path);
     const bytes = ({ '<i4': 4, '|i4': 4, '<i8': 8, '|i8': 8 } as Record<string, number>)[descr];
-    if (bytes === undefined) throw new UserError(`${path}: .npy dtype '${descr}' is not an integer type (int32 '<i4' or int64 '<i8' expected)`);
+    if (bytes === undefined) throw new UserError(`${path}: .npy dtype '${cut(descr)}' is not an integer type (int32 '<i4' or int64 '<i8' expected)`);
     const n = elementCount(shape);
     if (size - start - length < n * bytes) throw new UserError(`${path}: truncated .npy data`);
     const raw = new Uint8Array(n * bytes);
@@ -170,12 +191,12 @@ export async function readNpy(path: string): Promise<NpyArray> {
   }
 }
 
-/** Parse a .npy image held in memory; `path` names it in errors (e.g. "x.npz/arr_0.npy"). */
-export function decodeNpy(bytes: Uint8Array, path: string): NpyArray {
-  const { start, length, utf8 } = parsePreamble(bytes, path);
-  if (start + length > bytes.byteLength) {
-    throw new UserError(`${path}: truncated .npy header: expected ${length} bytes, found ${bytes.byteLength - start}; re-save the array`);
-  }
+/**
+ * Parse a .npy image held in memory; `path` names it in errors (e.g. "x.npz/arr_0.npy"). `end` is
+ * where the array's data ends in `bytes` (header + data: the size numpy writes).
+ */
+export function decodeNpyImage(bytes: Uint8Array, path: string): NpyArray & { end: number } {
+  const { start, length, utf8 } = parsePreamble(bytes, path, bytes.byteLength);
   const header = parseHeaderText(decodeText(bytes.subarray(start, start + length), utf8), start + length, path);
   checkDataSize(header, bytes.byteLength - header.dataOffset, path);
   const count = elementCount(header.shape);
@@ -185,7 +206,7 @@ export function decodeNpy(bytes: Uint8Array, path: string): NpyArray {
   const data = header.dtype === 'float32'
     ? new Float32Array(aligned.buffer, aligned.byteOffset, count)
     : new Float64Array(aligned.buffer, aligned.byteOffset, count);
-  return { data, shape: header.shape };
+  return { data, shape: header.shape, end: header.dataOffset + raw.byteLength };
 }
 
 /**

@@ -6,13 +6,23 @@
  */
 import { UserError } from '../errors.js';
 
+/** A .npy header nests two levels (dict, shape tuple); deeper input is refused before it can overflow the stack. */
+const MAX_DEPTH = 16;
+/** An integer (Python 2 files may end it with L), True, False or None, matched where the parser stands. */
+const WORD = /(-?\d+)L?|True|False|None/y;
+
 export type PyValue = string | number | boolean | null | PyValue[] | { [key: string]: PyValue };
 
 /** Parse `text` as one literal; `where` prefixes error messages (e.g. "x.npy: header"). */
 export function parsePythonLiteral(text: string, where: string): PyValue {
   let i = 0;
+  let depth = 0;
   const fail = (what: string): never => {
-    throw new UserError(`${where}: ${what} at character ${i} of ${JSON.stringify(text.trim())}; re-save the array with numpy.save`);
+    // Show the text around the place, never the whole of a long header.
+    const from = Math.max(0, i - 30);
+    const around = text.slice(from, i + 30).replace(/\s+/g, ' ');
+    const shown = `${from > 0 ? '…' : ''}${around}${i + 30 < text.length ? '…' : ''}`;
+    throw new UserError(`${where}: ${what} at character ${i} of ${JSON.stringify(shown)}; re-save the array with numpy.save`);
   };
   const skipSpace = (): void => {
     while (i < text.length && /\s/.test(text[i])) i++;
@@ -39,6 +49,16 @@ export function parsePythonLiteral(text: string, where: string): PyValue {
   const value = (): PyValue => {
     skipSpace();
     const ch = text[i];
+    if (ch === '{' || ch === '(' || ch === '[') {
+      if (depth >= MAX_DEPTH) fail(`brackets nested more than ${MAX_DEPTH} deep`);
+      depth++;
+      const v = container(ch);
+      depth--;
+      return v;
+    }
+    return scalar(ch);
+  };
+  const container = (ch: string): PyValue => {
     if (ch === '{') {
       i++;
       const entries = sequence('}', () => {
@@ -53,10 +73,10 @@ export function parsePythonLiteral(text: string, where: string): PyValue {
       i++;
       return sequence(')', value);
     }
-    if (ch === '[') {
-      i++;
-      return sequence(']', value);
-    }
+    i++;
+    return sequence(']', value);
+  };
+  const scalar = (ch: string): PyValue => {
     if (ch === "'" || ch === '"') {
       const end = text.indexOf(ch, i + 1);
       if (end < 0) fail('unterminated string');
@@ -64,7 +84,8 @@ export function parsePythonLiteral(text: string, where: string): PyValue {
       i = end + 1;
       return s;
     }
-    const word = /^(-?\d+)L?|^True|^False|^None/.exec(text.slice(i));
+    WORD.lastIndex = i;
+    const word = WORD.exec(text);
     if (!word) return fail('unexpected text');
     i += word[0].length;
     if (word[1] !== undefined) return Number(word[1]);

@@ -14,6 +14,7 @@ import { UserError } from '../errors.js';
 import type { FloatArray } from '../backend/matrix.js';
 import { openForReading, readExactly, readFloats, writeFileAtomic } from './file-io.js';
 import { bfloat16ToFloat32, halfToFloat32 } from './half.js';
+import { parseJson, preview, shownName } from './json-limits.js';
 
 export interface SafetensorsEntry {
   name: string;
@@ -63,6 +64,8 @@ const DTYPE_BYTES: Record<string, number> = {
 export const READABLE_DTYPES: readonly string[] = ['F32', 'F64', 'F16', 'BF16'];
 /** The format's own limit; it also keeps a corrupt length from making us allocate gigabytes. */
 const MAX_HEADER_BYTES = 100_000_000;
+/** A valid header nests 4 levels ({name: {shape: [..]}}, __metadata__ values are strings); allow some slack. */
+const MAX_HEADER_DEPTH = 8;
 
 const product = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
 const isCount = (n: unknown): n is number => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
@@ -75,8 +78,8 @@ export async function openSafetensors(path: string): Promise<SafetensorsFile> {
     const entry = (name: string): SafetensorsEntry => {
       const e = byName.get(name);
       if (e) return e;
-      const names = entries.slice(0, 10).map((x) => x.name).join(', ') + (entries.length > 10 ? ', ...' : '');
-      throw new UserError(`${path}: no tensor named '${name}' (it has ${names})`);
+      const names = entries.slice(0, 10).map((x) => shownName(x.name)).join(', ') + (entries.length > 10 ? ', ...' : '');
+      throw new UserError(`${path}: no tensor named '${shownName(name)}' (it has ${names})`);
     };
     const readElements = (name: string, start: number, count: number): Promise<FloatArray> =>
       readRange(handle, path, entry(name), dataStart, start, count);
@@ -114,12 +117,7 @@ async function readHeader(
   }
   const headerBytes = new Uint8Array(Number(length));
   await readExactly(handle, headerBytes, 8, path, 'header');
-  let json: unknown;
-  try {
-    json = JSON.parse(new TextDecoder().decode(headerBytes));
-  } catch (e) {
-    throw new UserError(`${path}: header is not valid JSON (${(e as Error).message}); the file is corrupt or not .safetensors: re-save it`);
-  }
+  const json = parseJson(new TextDecoder().decode(headerBytes), `${path}: header`, 'the file is corrupt or not .safetensors: re-save it', MAX_HEADER_DEPTH);
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
     throw new UserError(`${path}: header is not a JSON object; re-save the file with safetensors`);
   }
@@ -140,28 +138,28 @@ function parseMetadata(value: unknown, path: string): Record<string, string> {
   }
   // The format says string → string; keep other values readable instead of refusing the file.
   return Object.fromEntries(
-    Object.entries(value).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]),
+    Object.entries(value).map(([k, v]) => [k, typeof v === 'string' ? v : preview(v, 1000)]),
   );
 }
 
 function parseEntry(name: string, value: unknown, dataSize: number, path: string): SafetensorsEntry {
-  const where = `${path}: tensor '${name}'`;
+  const where = `${path}: tensor '${shownName(name, 100)}'`;
   const v = (typeof value === 'object' && value !== null ? value : {}) as Record<string, unknown>;
   const { dtype, shape, data_offsets: offsets } = v;
   if (typeof dtype !== 'string' || !Array.isArray(shape) || !shape.every(isCount) || !Array.isArray(offsets)) {
-    throw new UserError(`${where}: header entry ${JSON.stringify(value)} lacks a valid dtype, shape or data_offsets; re-save the file`);
+    throw new UserError(`${where}: header entry ${preview(value)} lacks a valid dtype, shape or data_offsets; re-save the file`);
   }
   const [begin, end] = offsets;
   if (offsets.length !== 2 || !isCount(begin) || !isCount(end) || begin > end || end > dataSize) {
     throw new UserError(
-      `${where}: data_offsets ${JSON.stringify(offsets)} lie outside the data area (0..${dataSize} bytes); ` +
+      `${where}: data_offsets ${preview(offsets)} lie outside the data area (0..${dataSize} bytes); ` +
         'the file is truncated or corrupt: re-save it',
     );
   }
   const bytes = DTYPE_BYTES[dtype];
   if (bytes !== undefined && end - begin !== product(shape) * bytes) {
     throw new UserError(
-      `${where}: data_offsets span ${end - begin} bytes but shape [${shape.join(', ')}] of ${dtype} needs ` +
+      `${where}: data_offsets span ${end - begin} bytes but shape [${shape.slice(0, 8).join(', ')}${shape.length > 8 ? ', …' : ''}] of ${dtype} needs ` +
         `${product(shape) * bytes}; the file is corrupt: re-save it`,
     );
   }

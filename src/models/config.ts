@@ -11,6 +11,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UserError } from '../errors.js';
+import { readTextFileSync } from '../io/file-io.js';
+import { checkNesting, syntaxError } from '../io/json-limits.js';
 
 export const MODEL_TYPES = ['bert', 'roberta', 'xlm-roberta', 'camembert', 'distilbert', 'albert'] as const;
 export type ModelType = (typeof MODEL_TYPES)[number];
@@ -57,9 +59,12 @@ export function readConfig(dir: string): EncoderConfig {
   if (!fs.existsSync(file)) throw new UserError(`${dir}: no config.json (a Hugging Face model folder needs config.json and model.safetensors)`);
   let raw: unknown;
   try {
-    raw = JSON.parse(fs.readFileSync(file, 'utf8'));
+    const text = readTextFileSync(file, { expected: 'a config.json file' });
+    checkNesting(text, file, 'fix or re-download config.json');
+    raw = JSON.parse(text);
   } catch (e) {
-    throw new UserError(`${file}: not valid JSON (${(e as Error).message})`);
+    if (e instanceof UserError) throw e;
+    throw new UserError(`${file}: not valid JSON (${syntaxError(e)})`);
   }
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new UserError(`${file}: expected a JSON object`);
   return normaliseConfig(raw as Record<string, unknown>, file);

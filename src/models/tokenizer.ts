@@ -15,10 +15,12 @@
  * pre-tokeniser and model only. Special tokens found in the text ("[MASK]") stay single tokens,
  * as in transformers.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
 import { UserError, check } from '../errors.js';
+import { readTextFileSync } from '../io/file-io.js';
+import { checkNesting, syntaxError } from '../io/json-limits.js';
 import { WordPiece, parseVocab } from './wordpiece.js';
 
 export interface TextExample {
@@ -192,9 +194,12 @@ function readJsonObject(path: string): Json | undefined {
   if (!existsSync(path)) return undefined;
   let value: unknown;
   try {
-    value = JSON.parse(readFileSync(path, 'utf8'));
+    const text = readTextFileSync(path, { expected: 'a tokenizer file' });
+    checkNesting(text, path, "re-save the file from the model's tokenizer");
+    value = JSON.parse(text);
   } catch (e) {
-    throw new UserError(`${path}: not valid JSON (${(e as Error).message}); re-save the file from the model's tokenizer`);
+    if (e instanceof UserError) throw e;
+    throw new UserError(`${path}: not valid JSON (${syntaxError(e)}); re-save the file from the model's tokenizer`);
   }
   check(isObject(value), `${path}: expected a JSON object; re-save the file from the model's tokenizer`);
   return value;
@@ -241,7 +246,7 @@ export function loadTokenizer(dir: string, options: LoadTokenizerOptions): Token
 
 /** BertTokenizer from vocab.txt, tokenizer_config.json (do_lower_case, strip_accents, tokenize_chinese_chars) and special_tokens_map.json. */
 function loadVocabTxt(dir: string, vocabPath: string): Tokenizer {
-  const { vocab, tokens } = parseVocab(readFileSync(vocabPath, 'utf8'));
+  const { vocab, tokens } = parseVocab(readTextFileSync(vocabPath, { expected: 'a vocab.txt file' }));
   check(tokens.length > 0, `${vocabPath} is empty; copy the model's vocab.txt again`);
   const configs = readConfigs(dir);
   const { config } = configs;

@@ -14,6 +14,8 @@ import * as path from 'node:path';
 import { UserError } from '../errors.js';
 import { openSafetensors, type SafetensorsFile } from '../io/safetensors.js';
 import { availableMemory, formatBytes } from '../backend/memory.js';
+import { readTextFileSync } from '../io/file-io.js';
+import { checkNesting, syntaxError } from '../io/json-limits.js';
 import type { EncoderConfig, Family } from './config.js';
 
 /** A torch Linear: weight stored [out, in] as in the checkpoint. */
@@ -75,9 +77,12 @@ class TensorStore {
   private static async openSharded(index: string, dir: string): Promise<TensorStore> {
     let map: unknown;
     try {
-      map = (JSON.parse(fs.readFileSync(index, 'utf8')) as { weight_map?: unknown }).weight_map;
+      const text = readTextFileSync(index, { expected: 'a weight index file' });
+      checkNesting(text, index, 'fix or re-download the index');
+      map = (JSON.parse(text) as { weight_map?: unknown }).weight_map;
     } catch (e) {
-      throw new UserError(`${index}: not valid JSON (${(e as Error).message})`);
+      if (e instanceof UserError) throw e;
+      throw new UserError(`${index}: not valid JSON (${syntaxError(e)})`);
     }
     if (map === null || typeof map !== 'object') throw new UserError(`${index}: no "weight_map" object`);
     const files = new Map<string, SafetensorsFile>();
