@@ -14,6 +14,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { getTf } from '../src/backend/tf.js';
+import { configureProducts, describeProducts } from '../src/backend/products/index.js';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -46,10 +47,13 @@ function maxAbsOnTokens(actual: ArrayLike<number>, expected: ArrayLike<number>, 
   return worst;
 }
 
-for (const name of ['sst2_dev48', 'mrpc_dev16']) {
-  test(`tiny-bert-mlm ${name}: every hidden state, the pooler and the MLM logits match PyTorch within 1e-4`, async () => {
+// Both products implementations: the system BLAS (when it loads; CI installs OpenBLAS) and our wasm kernel.
+for (const [name, blas] of [['sst2_dev48', 'auto'], ['mrpc_dev16', 'auto'], ['sst2_dev48', 'wasm']] as const) {
+  test(`tiny-bert-mlm ${name}, products ${blas}: every hidden state, the pooler and the MLM logits match PyTorch within 1e-4`, async () => {
+    configureProducts({ blas });
     const encoder = await Encoder.load(TINY);
     try {
+      if (blas === 'wasm') assert.match(describeProducts(), /^wasm /);
       const ids = await readNpyInt32(path.join(REFERENCE, `${name}.input_ids.npy`));
       const mask = await readNpyInt32(path.join(REFERENCE, `${name}.attention_mask.npy`));
       const types = await readNpyInt32(path.join(REFERENCE, `${name}.token_type_ids.npy`));
@@ -81,6 +85,7 @@ for (const name of ['sst2_dev48', 'mrpc_dev16']) {
       assert.ok(logitErr < TOLERANCE, `MLM logits: ${logitErr}`);
     } finally {
       encoder.dispose();
+      configureProducts({ blas: process.env.REPGEOM_BLAS ?? 'auto' });
     }
   });
 }
