@@ -1,0 +1,148 @@
+/**
+ * The Fastfood projection P: R^d → R^D of one parameter tensor (Le, Sarlós & Smola 2013, as used
+ * by Li et al. 2018 and Aghajanyan et al. 2021; RESEARCH.md §5):
+ *
+ *     P θ  = (H G Π H B · pad_L(θ))[0:D] / (‖G‖·√D)
+ *     Pᵀy  = (B H Πᵀ G H · pad_L(y))[0:d] / (‖G‖·√D)        (the exact adjoint; B, G diagonal)
+ *
+ * with H the unnormalised Walsh–Hadamard transform of order L, B random ±1, Π a random
+ * permutation ((Πv)ᵢ = v_{π(i)}, a gather, as the public code's `x[Pi]`), G ~ N(0, 1) diagonal.
+ * Each column of P has squared norm ≈ 1 (E‖H G Π H B e_j‖² over the first D rows is D·‖G‖²).
+ *
+ * Sizing: L = 2^⌈log₂ max(D, d)⌉, so every coordinate of θ_d reaches the tensor even when d > D
+ * (biases, LayerNorms, a small head). Two quirks of the public (author-attributed) code are
+ * options, off by default, and reported by describe():
+ *   - publicCodeSizing: L = 2^⌈log₂ D⌉ from D alone, and θ_d cropped to its first L coordinates
+ *     when d > L (the other coordinates never reach this tensor);
+ *   - gradientScaleOneOverL: the adjoint scaled by 1/L, as the code's custom Hadamard backward
+ *     (1/√L per transform) makes every gradient of θ_d.
+ *
+ * B, Π and G are drawn from the stream (seed, tensor index) in that order, so a projection is
+ * reproducible from two integers. Work runs in the precision of the arrays passed in: float32
+ * (the training path, the Hadamard kernel) or float64 (the exact tests).
+ */
+import { check } from '../errors.js';
+import { fwht, nextPowerOfTwo } from './hadamard.js';
+import { fillNormals, fillSigns, randomPermutation, streamRng } from './random.js';
+
+export type FloatArray = Float32Array | Float64Array;
+
+export interface FastfoodOptions {
+  /** The public code's sizing: L from D alone, θ_d cropped to its first L coordinates. */
+  publicCodeSizing?: boolean;
+  /** The public code's gradient convention: the adjoint scaled by 1/L. */
+  gradientScaleOneOverL?: boolean;
+}
+
+export interface FastfoodDescription {
+  kind: 'fastfood';
+  rows: number;
+  d: number;
+  L: number;
+  /** Coordinates of θ_d that reach this tensor (d, or L under publicCodeSizing when d > L). */
+  usedCoordinates: number;
+  seed: number;
+  stream: number;
+  publicCodeSizing: boolean;
+  gradientScaleOneOverL: boolean;
+}
+
+/** Scratch vectors of length ≥ L per precision, shared by every Fastfood (JS is single-threaded). */
+const scratch = { f32: [new Float32Array(0), new Float32Array(0)], f64: [new Float64Array(0), new Float64Array(0)] };
+
+function work<T extends FloatArray>(like: T, L: number): [T, T] {
+  const pool = (like instanceof Float64Array ? scratch.f64 : scratch.f32) as T[];
+  if (pool[0].length < L) {
+    const make = (n: number) => (like instanceof Float64Array ? new Float64Array(n) : new Float32Array(n)) as T;
+    pool[0] = make(L);
+    pool[1] = make(L);
+  }
+  return [pool[0].subarray(0, L) as T, pool[1].subarray(0, L) as T];
+}
+
+export class Fastfood {
+  readonly L: number;
+  /** How many leading coordinates of θ_d reach this tensor. */
+  readonly used: number;
+  /** 1 / (‖G‖·√D): every column of P has norm ≈ 1. */
+  readonly scale: number;
+  readonly signs: Int8Array;
+  readonly permutation: Int32Array;
+  readonly gaussian: Float32Array;
+  private readonly adjointScale: number;
+
+  /**
+   * @param rows D, the entries of the tensor; @param d the subspace dimension;
+   * @param seed, @param stream the random stream (the tensor's index for per-tensor projections).
+   */
+  constructor(readonly rows: number, readonly d: number, readonly seed: number, readonly stream: number, readonly options: FastfoodOptions = {}) {
+    check(Number.isInteger(rows) && rows >= 1, `Fastfood: the tensor size must be a positive integer, got ${rows}`);
+    check(Number.isInteger(d) && d >= 1, `Fastfood: d must be a positive integer, got ${d}`);
+    this.L = nextPowerOfTwo(options.publicCodeSizing ? rows : Math.max(rows, d));
+    check(this.L <= 2 ** 31, `Fastfood: L = ${this.L} exceeds 2^31 (tensor of ${rows} entries, d = ${d}); split the tensor`);
+    this.used = Math.min(d, this.L);
+    const rng = streamRng(seed, stream);
+    this.signs = new Int8Array(this.L);
+    fillSigns(rng, this.signs);
+    this.permutation = randomPermutation(rng, this.L);
+    this.gaussian = new Float32Array(this.L);
+    fillNormals(rng, this.gaussian);
+    let g2 = 0;
+    for (let i = 0; i < this.L; i++) g2 += this.gaussian[i] * this.gaussian[i];
+    this.scale = 1 / Math.sqrt(g2 * rows);
+    this.adjointScale = options.gradientScaleOneOverL ? this.scale / this.L : this.scale;
+  }
+
+  /**
+   * out[0:D] = P θ (θ of length d; only its first `used` coordinates are read). Runs in the
+   * precision of `out` (default: that of θ).
+   */
+  project<T extends FloatArray>(theta: FloatArray, out?: T): T {
+    check(theta.length === this.d, `Fastfood: θ has ${theta.length} entries, expected d = ${this.d}`);
+    const y = out ?? (theta instanceof Float64Array ? new Float64Array(this.rows) : new Float32Array(this.rows)) as T;
+    check(y.length === this.rows, `Fastfood: output has ${y.length} entries, expected ${this.rows}`);
+    const [a, b] = work(y, this.L);
+    const { signs: B, permutation: perm, gaussian: G, L, used } = this;
+    for (let i = 0; i < used; i++) a[i] = B[i] * theta[i];
+    a.fill(0, used, L);
+    fwht(a);
+    for (let i = 0; i < L; i++) b[i] = G[i] * a[perm[i]];
+    fwht(b);
+    const s = this.scale;
+    for (let r = 0; r < this.rows; r++) y[r] = b[r] * s;
+    return y;
+  }
+
+  /**
+   * grad[0:used] += Pᵀ y (y of length D; times 1/L under gradientScaleOneOverL). Runs in the
+   * precision of y; accumulates into `grad` (float64, length d), the gradient of θ_d summed over
+   * tensors.
+   */
+  adjointAdd(y: FloatArray, grad: Float64Array): void {
+    check(y.length === this.rows, `Fastfood: gradient has ${y.length} entries, expected ${this.rows}`);
+    check(grad.length === this.d, `Fastfood: θ_d gradient has ${grad.length} entries, expected d = ${this.d}`);
+    const [a, b] = work(y, this.L);
+    const { signs: B, permutation: perm, gaussian: G, L, used } = this;
+    a.set(y);
+    a.fill(0, this.rows, L);
+    fwht(a);
+    for (let i = 0; i < L; i++) b[perm[i]] = G[i] * a[i];
+    fwht(b);
+    const s = this.adjointScale;
+    for (let i = 0; i < used; i++) grad[i] += B[i] * b[i] * s;
+  }
+
+  /** Pᵀ y as a new float64 vector of length d. */
+  adjoint(y: FloatArray): Float64Array {
+    const grad = new Float64Array(this.d);
+    this.adjointAdd(y, grad);
+    return grad;
+  }
+
+  describe(): FastfoodDescription {
+    return {
+      kind: 'fastfood', rows: this.rows, d: this.d, L: this.L, usedCoordinates: this.used, seed: this.seed, stream: this.stream,
+      publicCodeSizing: !!this.options.publicCodeSizing, gradientScaleOneOverL: !!this.options.gradientScaleOneOverL,
+    };
+  }
+}
