@@ -37,7 +37,7 @@ export class SaidProjection implements SubspaceProjection {
   project(params: FloatArray, out?: FloatArray[]): FloatArray[] {
     check(params.length === this.d, `SAID: parameters have ${params.length} entries, expected d = ${this.d}`);
     const k = this.d - this.scalars;
-    const raw = this.inner.project(params.subarray(0, k));
+    const raw = this.inner.project(params.subarray(0, k), out?.map((o) => (o instanceof Float64Array ? new Float64Array(o.length) : new Float32Array(o.length))));
     this.cachedParams = Float64Array.from(params);
     this.cachedRaw = raw;
     const ys = out ?? raw.map((r) => (r instanceof Float64Array ? new Float64Array(r.length) : new Float32Array(r.length)));
