@@ -10,6 +10,7 @@ import { fwht, fwhtF64, fwhtJs, fwhtWasm, nextPowerOfTwo } from '../src/subspace
 import { Fastfood, type FloatArray } from '../src/subspace/fastfood.js';
 import { createProjection, type ProjectionMode, type SubspaceProjection, type TensorSpec } from '../src/subspace/projection.js';
 import { SaidProjection } from '../src/subspace/said.js';
+import { ThreadedFastfood, dealByCost } from '../src/subspace/threaded.js';
 import { leastSquares } from '../src/subspace/least-squares.js';
 import { bootstrapD90, decideD90, isotonicIncreasing, scoreCurve, type Probe } from '../src/subspace/d90.js';
 import { fillNormals, streamRng } from '../src/subspace/random.js';
@@ -292,6 +293,39 @@ describe('projections over parameter tensors', () => {
     }
     throwsUser(() => createProjection(bertLike, 200, { mode: 'dense', memoryLimitBytes: 2 ** 20 }), /dense projection: d × D × 4 bytes = 200 × 1522 × 4 = 1\.2 MiB would not fit in the 1\.0 MiB of memory available; use --projection fastfood/);
     assert.equal(createProjection(bertLike, 100, { mode: 'dense', memoryLimitBytes: 2 ** 20 }).d, 100); // 0.6 MiB fits
+  });
+});
+
+describe('per-tensor Fastfood on worker threads', () => {
+  test('deals tensors by cost, largest first onto the least-loaded worker', () => {
+    // 10 → A, 7 → B, 3 → B (10), 3 → A (13), 1 → B (11).
+    assert.deepEqual(dealByCost([10, 1, 7, 3, 3], 2), [[0, 4], [1, 2, 3]]);
+    assert.deepEqual(dealByCost([5, 5], 4), [[0], [1]]);
+  });
+
+  test('gives the single-threaded offsets exactly and its gradient to rounding (2 and 3 workers, with quirks)', async () => {
+    for (const [threads, quirks] of [[2, {}], [3, { publicCodeSizing: true, gradientScaleOneOverL: true }]] as const) {
+      const opts = { seed: 4, ...quirks };
+      const single = createProjection(bertLike, 40, opts);
+      const threaded = await ThreadedFastfood.create(bertLike, 40, { ...opts, threads });
+      try {
+        const theta = Float32Array.from(randomVector(40, 1));
+        const expected = single.project(theta);
+        const got = await threaded.project(theta);
+        got.forEach((t, i) => assert.deepEqual(t, expected[i], `tensor ${i}`));
+        const grads = bertLike.map((t, i) => Float32Array.from(randomVector(t.size, 50 + i)));
+        const g1 = single.adjoint(grads), g2 = await threaded.adjoint(grads);
+        for (let c = 0; c < 40; c++) assert.ok(Math.abs(g1[c] - g2[c]) <= 1e-12 * (1 + Math.abs(g1[c])), `coordinate ${c}: ${g1[c]} vs ${g2[c]}`);
+        assert.equal(threaded.describe().threads, threads);
+      } finally {
+        threaded.close();
+      }
+    }
+  });
+
+  test('bad input is refused before any worker starts', async () => {
+    await assert.rejects(ThreadedFastfood.create(bertLike, 0, { threads: 2 }), /d must be a positive integer, got 0/);
+    await assert.rejects(ThreadedFastfood.create(bertLike, 4, { threads: 0 }), /--threads must be a positive integer, got 0/);
   });
 });
 

@@ -87,8 +87,13 @@ export class PerTensorFastfood implements SubspaceProjection {
   readonly parts: Fastfood[];
   readonly seed: number;
 
-  constructor(readonly tensors: readonly TensorSpec[], readonly d: number, readonly options: ProjectionOptions = {}) {
+  /** The checks of the constructor (also used by ThreadedFastfood). */
+  static check(tensors: readonly TensorSpec[], d: number): void {
     checkD(d, totalSize(tensors));
+  }
+
+  constructor(readonly tensors: readonly TensorSpec[], readonly d: number, readonly options: ProjectionOptions = {}) {
+    PerTensorFastfood.check(tensors, d);
     this.seed = options.seed ?? 0;
     this.parts = tensors.map((t, i) => new Fastfood(t.size, d, this.seed, i, options));
   }
