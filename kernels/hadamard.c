@@ -9,6 +9,10 @@
  *     butterflies over whole vectors;
  *   - the levels h ≥ BLOCK are fused two at a time (radix 4: a, b, c, d at j, j+h, j+2h, j+3h
  *     become (a+b)+(c+d), (a−b)+(c−d), (a+b)−(c+d), (a−b)−(c−d)), halving the passes over memory.
+ *
+ * ff_forward / ff_adjoint run a whole Fastfood (src/subspace/fastfood.ts) on vectors and
+ * parameters (signs B, permutation Π, gaussian G) that live in this module's memory, so that no
+ * O(L) array crosses into JS but the tensor itself; same float32 operations as the JS path.
  * Build: scripts/build-kernels.sh (clang --target=wasm32 -msimd128).
  */
 #include <wasm_simd128.h>
@@ -67,12 +71,43 @@ static void level4(float *x, int n, int h) {
   }
 }
 
-/* x: n floats, n a power of two ≥ 4 (the caller does n < 4 itself), 16-byte aligned. */
+/* x: n floats, n a power of two, 16-byte aligned. */
 WASM_EXPORT(fwht_f32)
 void fwht_f32(float *x, int n) {
+  if (n < 4) {
+    if (n == 2) { float a = x[0], b = x[1]; x[0] = a + b; x[1] = a - b; }
+    return;
+  }
   int block = n < BLOCK ? n : BLOCK;
   for (int i = 0; i < n; i += block) block_levels(x + i, block);
   int h = block;
   for (; 4 * h <= n; h *= 4) level4(x, n, h);
   if (h < n) level2(x, n, h);
+}
+
+/*
+ * Forward: a = B ⊙ pad_L(θ[0:used]); a ← H a; b = G ⊙ a[Π]; b ← H b; b[0:rows] ← b·scale
+ * (scaled in double and rounded once, as the JS path does).
+ */
+WASM_EXPORT(ff_forward)
+void ff_forward(const float *theta, int used, const float *signs, const int *perm, const float *g, float *a, float *b, int L, int rows, double scale) {
+  for (int i = 0; i < used; i++) a[i] = signs[i] * theta[i];
+  for (int i = used; i < L; i++) a[i] = 0;
+  fwht_f32(a, L);
+  for (int i = 0; i < L; i++) b[i] = g[i] * a[perm[i]];
+  fwht_f32(b, L);
+  for (int i = 0; i < rows; i++) b[i] = (float)((double)b[i] * scale);
+}
+
+/*
+ * Adjoint, with y already in a[0:rows]: a ← H pad_L(y); b[Π[i]] = G[i]·a[i]; b ← H b;
+ * b[0:used] ← B ⊙ b (the caller scales and accumulates in double).
+ */
+WASM_EXPORT(ff_adjoint)
+void ff_adjoint(int used, const float *signs, const int *perm, const float *g, float *a, float *b, int L, int rows) {
+  for (int i = rows; i < L; i++) a[i] = 0;
+  fwht_f32(a, L);
+  for (int i = 0; i < L; i++) b[perm[i]] = g[i] * a[i];
+  fwht_f32(b, L);
+  for (int i = 0; i < used; i++) b[i] = signs[i] * b[i];
 }

@@ -7,7 +7,8 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { fwht, fwhtF64, fwhtJs, fwhtWasm, nextPowerOfTwo } from '../src/subspace/hadamard.js';
-import { Fastfood, type FloatArray } from '../src/subspace/fastfood.js';
+import { Fastfood, useFastfoodEngine } from '../src/subspace/fastfood.js';
+import { memoryState } from '../src/subspace/kernel.js';
 import { createProjection, type ProjectionMode, type SubspaceProjection, type TensorSpec } from '../src/subspace/projection.js';
 import { SaidProjection } from '../src/subspace/said.js';
 import { ThreadedFastfood, dealByCost } from '../src/subspace/threaded.js';
@@ -99,10 +100,11 @@ function explicitFastfood(f: Fastfood): Float64Array {
   const H = (i: number, j: number) => sylvester(i, j);
   // M = H · G · Π · H · B, entry (r, c) = Σ_i H[r,i] G[i] (ΠHB)[i,c], (ΠHB)[i,c] = H[π(i),c] B[c].
   const out = new Float64Array(D * d);
+  const G = f.gaussian.slice(), perm = f.permutation.slice(), B = f.signs.slice();
   for (let r = 0; r < D; r++) {
     for (let c = 0; c < used; c++) {
       let s = 0;
-      for (let i = 0; i < L; i++) s += H(r, i) * f.gaussian[i] * H(f.permutation[i], c) * f.signs[c];
+      for (let i = 0; i < L; i++) s += H(r, i) * G[i] * H(perm[i], c) * B[c];
       out[r * d + c] = s * f.scale;
     }
   }
@@ -143,6 +145,32 @@ describe('Fastfood', () => {
     let err = 0;
     for (let i = 0; i < y64.length; i++) err += (y32[i] - y64[i]) ** 2;
     assert.ok(Math.sqrt(err) <= 1e-5 * norm, `${Math.sqrt(err)} vs ${norm}`);
+  });
+
+  test('the wasm pipeline and the JS loops give bitwise-equal float32 results', () => {
+    for (const [D, d] of [[1, 1], [2, 3], [3, 1], [700, 50], [5000, 300], [20, 9000]]) {
+      const f = new Fastfood(D, d, 2, 1);
+      const theta = Float32Array.from(randomVector(d, 3)), y = Float32Array.from(randomVector(D, 4));
+      try {
+        useFastfoodEngine('js');
+        const pj = f.project(theta), gj = f.adjoint(y);
+        useFastfoodEngine('wasm');
+        const pw = f.project(theta), gw = f.adjoint(y);
+        assert.deepEqual(pw, pj, `project D = ${D}, d = ${d}`);
+        assert.deepEqual(gw, gj, `adjoint D = ${D}, d = ${d}`);
+      } finally {
+        useFastfoodEngine('wasm');
+      }
+    }
+  });
+
+  test('dispose() gives the kernel memory back; a disposed Fastfood is refused', () => {
+    const before = memoryState().top;
+    const fs = [100, 5000, 70].map((D, i) => new Fastfood(D, 10, 0, i));
+    assert.ok(memoryState().top > before);
+    fs[1].dispose(); fs[0].dispose(); fs[2].dispose();
+    assert.equal(memoryState().top, before);
+    throwsUser(() => fs[0].project(new Float64Array(10)), /used after dispose/);
   });
 
   test('deterministic from (seed, stream); other seeds or streams differ', () => {

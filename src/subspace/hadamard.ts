@@ -10,8 +10,8 @@
  * then fuse the outer levels two at a time (radix 4) to halve the passes over memory. Float64
  * (JS only) is for the exact tests.
  */
-import { readFileSync } from 'node:fs';
 import { check } from '../errors.js';
+import { f32, kernel, scratch } from './kernel.js';
 
 const BLOCK = 4096; // keep equal to BLOCK in kernels/hadamard.c
 
@@ -114,32 +114,13 @@ export function fwhtF64(x: Float64Array): void {
   }
 }
 
-interface HadamardExports {
-  memory: WebAssembly.Memory;
-  __heap_base: WebAssembly.Global;
-  fwht_f32(x: number, n: number): void;
-}
-
-let instance: HadamardExports | undefined;
-
-function kernel(): HadamardExports {
-  // kernels/ sits two levels above this file both in src/subspace and in dist/subspace.
-  instance ??= new WebAssembly.Instance(new WebAssembly.Module(readFileSync(new URL('../../kernels/hadamard.wasm', import.meta.url))), {}).exports as unknown as HadamardExports;
-  return instance;
-}
-
 /** The WebAssembly SIMD kernel, float32: copies x into the module's memory and back. */
 export function fwhtWasm(x: Float32Array): void {
   const n = x.length;
   checkLength(n);
-  if (n < 4) return fwhtJs(x);
-  const k = kernel();
-  const at = ((k.__heap_base.value as number) + 15) & ~15;
-  const need = at + n * 4;
-  const have = k.memory.buffer.byteLength;
-  if (need > have) k.memory.grow(Math.ceil((need - have) / 65536));
-  const view = new Float32Array(k.memory.buffer, at, n);
-  view.set(x);
-  k.fwht_f32(at, n);
-  x.set(view);
+  const at = scratch(n * 4);
+  if (at < 0) return fwhtJs(x); // the module's memory is full
+  f32(at, n).set(x);
+  kernel().fwht_f32(at, n);
+  x.set(f32(at, n));
 }
