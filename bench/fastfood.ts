@@ -10,7 +10,9 @@
  *     node --import tsx bench/fastfood.ts hadamard               only some sections (hadamard, sizes, models)
  *     BENCH_FASTFOOD_MAX=1e7 BENCH_D=1000 node --import tsx bench/fastfood.ts sizes
  *
- * Times are the best of 3 after a warm-up (1 run at 10^8), float32 throughout. Results are
+ * The model section also runs the per-tensor projection on worker threads (ThreadedFastfood, one
+ * per core, at least 2). Times are the best of 3 after a warm-up (1 run at 10^8 and for
+ * BERT-base), float32 throughout; set-up = drawing B, Π, G. Results are
  * printed as JSON lines and written to bench/out/fastfood.json.
  */
 import { spawnSync } from 'node:child_process';
@@ -19,6 +21,8 @@ import os from 'node:os';
 import { resolve } from 'node:path';
 import { fwhtJs, fwhtWasm } from '../src/subspace/hadamard.js';
 import { PerTensorFastfood, type TensorSpec } from '../src/subspace/projection.js';
+import { useFastfoodEngine } from '../src/subspace/fastfood.js';
+import { ThreadedFastfood } from '../src/subspace/threaded.js';
 import { fillNormals, streamRng } from '../src/subspace/random.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -77,19 +81,51 @@ const TINY = bertTensors({ layers: 2, hidden: 128, intermediate: 512, vocab: 305
 
 interface Case { label: string; d: number; sizes: number[]; repeats: number }
 
-function timeOurs(c: Case): Record<string, unknown> {
-  const tensors = c.sizes.map((size, i) => ({ name: `t${i}`, size }));
-  let start = performance.now();
-  const p = new PerTensorFastfood(tensors, c.d, { seed: 0 });
-  const setupSeconds = (performance.now() - start) / 1000;
+function inputs(c: Case): { theta: Float32Array; offsets: Float32Array[]; grads: Float32Array[] } {
   const theta = new Float32Array(c.d);
   fillNormals(streamRng(1, 0), theta);
-  const offsets = tensors.map((t) => new Float32Array(t.size));
-  const grads = tensors.map((t, i) => { const g = new Float32Array(t.size); fillNormals(streamRng(2, i), g); return g; });
-  const forwardSeconds = best(() => p.project(theta, offsets), c.repeats);
-  const adjointSeconds = best(() => p.adjoint(grads), c.repeats);
-  const sumL = p.parts.reduce((s, f) => s + f.L, 0);
-  return { setupSeconds, forwardSeconds, adjointSeconds, sumL };
+  const offsets = c.sizes.map((n) => new Float32Array(n));
+  const grads = c.sizes.map((n, i) => { const g = new Float32Array(n); fillNormals(streamRng(2, i), g); return g; });
+  return { theta, offsets, grads };
+}
+
+/** This process, single-threaded: the wasm pipeline, and (sizes ≤ 10^7) the JS loops for comparison. */
+function timeOurs(c: Case, withJs: boolean): Record<string, unknown> {
+  const tensors = c.sizes.map((size, i) => ({ name: `t${i}`, size }));
+  const start = performance.now();
+  const p = new PerTensorFastfood(tensors, c.d, { seed: 0 });
+  const setupSeconds = (performance.now() - start) / 1000;
+  const { theta, offsets, grads } = inputs(c);
+  const row: Record<string, unknown> = { setupSeconds, sumL: p.parts.reduce((s, f) => s + f.L, 0) };
+  row.forwardSeconds = best(() => p.project(theta, offsets), c.repeats);
+  row.adjointSeconds = best(() => p.adjoint(grads), c.repeats);
+  if (withJs) {
+    useFastfoodEngine('js');
+    row.jsLoopsForwardSeconds = best(() => p.project(theta, offsets), c.repeats);
+    row.jsLoopsAdjointSeconds = best(() => p.adjoint(grads), c.repeats);
+    useFastfoodEngine('wasm');
+  }
+  p.dispose();
+  return row;
+}
+
+/** Worker threads over tensors (ThreadedFastfood), gradients copied into shared memory included. */
+async function timeThreaded(c: Case, threads: number): Promise<Record<string, unknown>> {
+  const tensors = c.sizes.map((size, i) => ({ name: `t${i}`, size }));
+  let start = performance.now();
+  const p = await ThreadedFastfood.create(tensors, c.d, { seed: 0, threads });
+  const setupSeconds = (performance.now() - start) / 1000;
+  const { theta, grads } = inputs(c);
+  const time = async (f: () => Promise<unknown>) => {
+    await f();
+    let t = Infinity;
+    for (let r = 0; r < c.repeats; r++) { start = performance.now(); await f(); t = Math.min(t, (performance.now() - start) / 1000); }
+    return t;
+  };
+  const forwardSeconds = await time(() => p.project(theta));
+  const adjointSeconds = await time(() => p.adjoint(grads));
+  p.close();
+  return { [`threads${threads}SetupSeconds`]: setupSeconds, [`threads${threads}ForwardSeconds`]: forwardSeconds, [`threads${threads}AdjointSeconds`]: adjointSeconds };
 }
 
 function timeTorch(cases: Case[]): Map<string, Record<string, unknown>> {
@@ -106,9 +142,15 @@ function timeTorch(cases: Case[]): Map<string, Record<string, unknown>> {
   return out;
 }
 
-function sideBySide(section: string, cases: Case[]): void {
+async function sideBySide(section: string, cases: Case[], threads: number): Promise<void> {
   // Ours first (in this process), then PyTorch (its own process), so that they never overlap.
-  const ours = cases.map((c) => { const r = timeOurs(c); process.stderr.write(`  ${c.label}: ${JSON.stringify(r)}\n`); return r; });
+  const ours: Record<string, unknown>[] = [];
+  for (const c of cases) {
+    const r = timeOurs(c, section === 'sizes' && c.sizes[0] <= 1e7);
+    if (threads > 1) Object.assign(r, await timeThreaded(c, threads));
+    process.stderr.write(`  ${c.label}: ${JSON.stringify(r)}\n`);
+    ours.push(r);
+  }
   const torch = timeTorch(cases);
   cases.forEach((c, i) => {
     const t = torch.get(c.label);
@@ -121,7 +163,7 @@ function sideBySide(section: string, cases: Case[]): void {
   });
 }
 
-function main(): void {
+async function main(): Promise<void> {
   mkdirSync(OUT, { recursive: true });
   console.log(`# repgeom Fastfood bench — ${new Date().toISOString()} — ${os.cpus()[0].model}, ${os.cpus().length} cores, load ${os.loadavg()[0].toFixed(1)}, node ${process.version}`);
 
@@ -142,17 +184,17 @@ function main(): void {
   if (sections.has('sizes')) {
     console.log(`## Fastfood, one tensor of D entries, d = ${D_SUB}: set-up, forward P θ, adjoint Pᵀ g (s)`);
     const cases: Case[] = [1e5, 1e6, 1e7, 1e8].filter((D) => D <= MAX).map((D) => ({ label: `D=${D.toExponential(0)}`, d: D_SUB, sizes: [D], repeats: D >= 1e8 ? 1 : 3 }));
-    sideBySide('sizes', cases);
+    await sideBySide('sizes', cases, 1);
   }
 
   if (sections.has('models')) {
     console.log(`## per-tensor Fastfood over a model's trainable tensors, d = ${D_SUB} (s)`);
-    sideBySide('models', [
+    await sideBySide('models', [
       { label: 'tiny-bert-mlm', d: D_SUB, sizes: TINY.map((t) => t.size), repeats: 3 },
       { label: 'bert-base', d: D_SUB, sizes: BERT_BASE.map((t) => t.size), repeats: 1 },
-    ]);
+    ], Math.max(2, os.availableParallelism()));
   }
   writeFileSync(resolve(OUT, 'fastfood.json'), JSON.stringify({ date: new Date().toISOString(), cpu: os.cpus()[0].model, cores: os.cpus().length, results }, null, 2));
 }
 
-main();
+await main();

@@ -43,6 +43,8 @@ export interface SubspaceProjection {
   /** Gradient of θ from per-tensor gradients, float64. */
   adjoint(grads: readonly FloatArray[], theta?: FloatArray): Float64Array;
   describe(): Record<string, unknown>;
+  /** Free the Fastfood parameters held in the kernel's memory now (they are freed on GC otherwise). */
+  dispose(): void;
 }
 
 /** Total number of parameters, checked. */
@@ -111,6 +113,10 @@ export class PerTensorFastfood implements SubspaceProjection {
     return g;
   }
 
+  dispose(): void {
+    for (const p of this.parts) p.dispose();
+  }
+
   describe(): Record<string, unknown> {
     return {
       mode: 'fastfood', d: this.d, seed: this.seed, tensors: this.tensors.length,
@@ -146,6 +152,10 @@ export class GlobalFastfood implements SubspaceProjection {
     let at = 0;
     for (const g of grads) { all.set(g, at); at += g.length; }
     return this.fastfood.adjoint(all);
+  }
+
+  dispose(): void {
+    this.fastfood.dispose();
   }
 
   describe(): Record<string, unknown> {
@@ -207,6 +217,10 @@ export class DenseProjection implements SubspaceProjection {
       }
     });
     return g;
+  }
+
+  dispose(): void {
+    // Plain JS arrays: nothing held in the kernel's memory.
   }
 
   describe(): Record<string, unknown> {

@@ -73,6 +73,11 @@ export class SaidProjection implements SubspaceProjection {
     return out;
   }
 
+  dispose(): void {
+    this.inner.dispose();
+    this.cachedRaw = undefined;
+  }
+
   describe(): Record<string, unknown> {
     return { method: 'said', d: this.d, scalars: this.scalars, projection: this.inner.describe() };
   }
