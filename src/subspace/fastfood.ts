@@ -22,11 +22,12 @@
  * (the training path, the Hadamard kernel) or float64 (the exact tests).
  */
 import { check } from '../errors.js';
+import type { FloatArray } from '../backend/matrix.js';
 import { fwht, nextPowerOfTwo } from './hadamard.js';
 import { alloc, f32, i32, kernel, release, scratch } from './kernel.js';
 import { fillNormals, fillSigns, randomPermutation, streamRng } from './random.js';
 
-export type FloatArray = Float32Array | Float64Array;
+export type { FloatArray };
 
 export interface FastfoodOptions {
   /** The public code's sizing: L from D alone, θ_d cropped to its first L coordinates. */
@@ -93,7 +94,7 @@ export class Fastfood {
     check(Number.isInteger(rows) && rows >= 1, `Fastfood: the tensor size must be a positive integer, got ${rows}`);
     check(Number.isInteger(d) && d >= 1, `Fastfood: d must be a positive integer, got ${d}`);
     this.L = nextPowerOfTwo(options.publicCodeSizing ? rows : Math.max(rows, d));
-    check(this.L <= 2 ** 30, `Fastfood: L = ${this.L} exceeds 2^30 (tensor of ${rows} entries, d = ${d}); split the tensor`);
+    check(this.L <= 2 ** 30, `Fastfood: a tensor of ${rows} entries with d = ${d} needs L = ${this.L}, beyond the limit of 2^30; exclude the tensor (--exclude) or use a smaller d`);
     this.used = Math.min(d, this.L);
     const L = this.L;
     const rng = streamRng(seed, stream);
