@@ -14,7 +14,7 @@ import { SaidProjection } from '../src/subspace/said.js';
 import { ThreadedFastfood, dealByCost } from '../src/subspace/threaded.js';
 import { leastSquares } from '../src/subspace/least-squares.js';
 import { bootstrapD90, decideD90, isotonicIncreasing, scoreCurve, type Probe } from '../src/subspace/d90.js';
-import { fillNormals, streamRng } from '../src/subspace/random.js';
+import { fillNormals, fillSigns, randomPermutation, streamRng, streamSeed } from '../src/subspace/random.js';
 import { Rng } from '../src/metrics/sample.js';
 import { throwsUser } from './helpers/errors.js';
 
@@ -43,6 +43,39 @@ function column(p: SubspaceProjection, j: number): Float64Array {
   for (const t of parts) { out.set(t, at); at += t.length; }
   return out;
 }
+
+describe('random draws', () => {
+  test('permutations are uniform (all 24 of 4 elements, 24,000 draws: counts within 5σ of 1000) and valid at larger n', () => {
+    const rng = new Rng(3);
+    const counts = new Map<string, number>();
+    for (let t = 0; t < 24000; t++) { const k = randomPermutation(rng, 4).join(''); counts.set(k, (counts.get(k) ?? 0) + 1); }
+    assert.equal(counts.size, 24);
+    const sigma = Math.sqrt(24000 * (1 / 24) * (23 / 24));
+    for (const [k, c] of counts) assert.ok(Math.abs(c - 1000) < 5 * sigma, `${k}: ${c}`);
+    const p = randomPermutation(rng, 100003);
+    assert.deepEqual([...p].sort((a, b) => a - b), Array.from({ length: 100003 }, (_, i) => i));
+  });
+
+  test('signs are ±1 and balanced; normals have mean 0 and variance 1 (200,000 draws, within 5σ)', () => {
+    const s = new Int8Array(200001);
+    fillSigns(new Rng(1), s);
+    let sum = 0;
+    for (const v of s) { assert.ok(v === 1 || v === -1); sum += v; }
+    assert.ok(Math.abs(sum) < 5 * Math.sqrt(200001), `sum of signs ${sum}`);
+    const g = new Float64Array(200001);
+    fillNormals(new Rng(2), g);
+    const mean = g.reduce((a, v) => a + v, 0) / g.length;
+    const variance = g.reduce((a, v) => a + (v - mean) ** 2, 0) / g.length;
+    assert.ok(Math.abs(mean) < 5 / Math.sqrt(g.length), `mean ${mean}`);
+    assert.ok(Math.abs(variance - 1) < 5 * Math.sqrt(2 / g.length), `variance ${variance}`);
+  });
+
+  test('stream seeds differ for nearby (seed, index) pairs', () => {
+    const seen = new Set<number>();
+    for (let seed = 0; seed < 50; seed++) for (let i = 0; i < 50; i++) seen.add(streamSeed(seed, i));
+    assert.equal(seen.size, 2500);
+  });
+});
 
 describe('Walsh–Hadamard transform', () => {
   test('equals the Sylvester matrix product for L = 1 … 64 (float64, JS float32, wasm float32)', () => {
