@@ -13,7 +13,7 @@ import { createProjection, type ProjectionMode, type SubspaceProjection, type Te
 import { SaidProjection } from '../src/subspace/said.js';
 import { ThreadedFastfood, dealByCost } from '../src/subspace/threaded.js';
 import { leastSquares } from '../src/subspace/least-squares.js';
-import { bootstrapD90, decideD90, isotonicIncreasing, scoreCurve, type Probe } from '../src/subspace/d90.js';
+import { bootstrapD90, decideD90, isotonicIncreasing, nextSearchProbe, scoreCurve, type Probe, type SearchOptions } from '../src/subspace/d90.js';
 import { fillNormals, fillSigns, randomPermutation, streamRng, streamSeed } from '../src/subspace/random.js';
 import { Rng } from '../src/metrics/sample.js';
 import { throwsUser } from './helpers/errors.js';
@@ -578,6 +578,45 @@ describe('d90 decision', () => {
     const never = bootstrapD90([{ d: 10, seed: 0, score: 0.1 }, { d: 10, seed: 1, score: 0.95 }], { baseline: 1, chance: 0, seed: 1 });
     assert.ok(never.unreached > 0 && never.unreached < 100, `${never.unreached}`);
     assert.deepEqual(never.interval, [10, null]);
+  });
+
+  /** Run the search against a score function; the probed ds in order. */
+  function search(score: (d: number) => number, options: SearchOptions): { order: number[]; d90: number | null } {
+    const probes: Probe[] = [];
+    const order: number[] = [];
+    for (let d = nextSearchProbe(probes, options); d !== null; d = nextSearchProbe(probes, options)) {
+      assert.ok(!order.includes(d) && order.length < 100, `d = ${d} probed twice`);
+      order.push(d);
+      probes.push({ d, seed: 0, score: score(d) });
+    }
+    return { order, d90: decideD90(probes, options).d90 };
+  }
+
+  test('search: bracketing over powers of two, then bisection in log d, finds 46 (strict) and 45 (≥) on min(d/50, 1)', () => {
+    const f = (d: number) => Math.min(d / 50, 1);
+    const strict = search(f, { baseline: 1, chance: 0, minDim: 1, maxDim: 1000 });
+    assert.deepEqual(strict.order, [1, 2, 4, 8, 16, 32, 64, 45, 54, 49, 47, 46]);
+    assert.equal(strict.d90, 46);
+    const atLeast = search(f, { baseline: 1, chance: 0, minDim: 1, maxDim: 1000, rule: 'at-least' });
+    assert.equal(atLeast.d90, 45);
+    assert.deepEqual(atLeast.order.slice(0, 8), [1, 2, 4, 8, 16, 32, 64, 45]);
+    // A 10 % tolerance in d stops early: hi/lo ≤ 1.1.
+    const coarse = search(f, { baseline: 1, chance: 0, minDim: 1, maxDim: 1000, tolerance: 0.1 });
+    assert.deepEqual(coarse.order, [1, 2, 4, 8, 16, 32, 64, 45, 54, 49]);
+    assert.equal(coarse.d90, 49);
+  });
+
+  test('search: SAID starts above m; maxDim is probed last; nothing reaches → null; chance → nothing to probe', () => {
+    const said = search((d) => (d >= 300 ? 1 : 0), { baseline: 1, chance: 0, minDim: 202, maxDim: 5000 });
+    assert.deepEqual(said.order.slice(0, 2), [202, 256]);
+    assert.equal(said.d90, 300);
+    const never = search(() => 0.5, { baseline: 1, chance: 0, minDim: 10, maxDim: 100 });
+    assert.deepEqual(never.order, [10, 16, 32, 64, 100]);
+    assert.equal(never.d90, null);
+    assert.equal(nextSearchProbe([], { baseline: 0.85, chance: 0.8, minDim: 1, maxDim: 100 }), null);
+    const first = search(() => 1, { baseline: 1, chance: 0, minDim: 7, maxDim: 100 });
+    assert.deepEqual(first.order, [7]);
+    throwsUser(() => nextSearchProbe([], { baseline: 1, chance: 0, minDim: 10, maxDim: 5 }), /min d \(10\) ≤ max d \(5\)/);
   });
 
   test('a non-finite score is refused', () => {

@@ -141,3 +141,41 @@ function fractionTimes(o: D90Options): number {
 function round(x: number): number {
   return Math.round(x * 1e4) / 1e4;
 }
+
+export interface SearchOptions extends D90Options {
+  /** Smallest d to probe (SAID: m + 1). */
+  minDim: number;
+  /** Largest d to probe (default in the CLI: the parameter count); probed last when no power of two reaches. */
+  maxDim: number;
+  /** Stop when hi/lo ≤ 1 + tolerance (0: bisect down to adjacent integers). */
+  tolerance?: number;
+}
+
+/**
+ * The next d a d90 search should probe, or null when it is done: bracketing over minDim, the
+ * powers of two above it and maxDim until the smoothed curve beats the threshold, then bisection
+ * in log d between the largest probed d below the current d90 and the d90 itself. The decision
+ * is redone from all probes at every step (smoothing can move it), so the caller probes the
+ * returned d with its seeds, adds the probes and asks again. Null also when the threshold sits at
+ * or below chance, or when maxDim has been probed without reaching it.
+ */
+export function nextSearchProbe(probes: readonly Probe[], options: SearchOptions): number | null {
+  const { minDim, maxDim } = options;
+  check(Number.isInteger(minDim) && minDim >= 1 && Number.isInteger(maxDim) && maxDim >= minDim, `d90 search: need integers 1 ≤ min d (${minDim}) ≤ max d (${maxDim})`);
+  const tolerance = options.tolerance ?? 0;
+  if (fractionTimes(options) <= options.chance) return null;
+  const probed = new Set(probes.map((p) => p.d));
+  const { d90 } = decideD90(probes, options);
+  if (d90 === null) {
+    const ladder = [minDim];
+    for (let p = 2 ** Math.ceil(Math.log2(minDim + 1)); p < maxDim; p *= 2) if (p > minDim) ladder.push(p);
+    if (maxDim > minDim) ladder.push(maxDim);
+    return ladder.find((d) => !probed.has(d)) ?? null;
+  }
+  const below = [...probed].filter((d) => d < d90);
+  if (below.length === 0) return null; // d90 is the smallest d probed (minDim when the ladder ran)
+  const lo = Math.max(...below);
+  if (d90 - lo <= 1 || d90 / lo <= 1 + tolerance) return null;
+  const mid = Math.round(Math.sqrt(lo * d90));
+  return Math.min(d90 - 1, Math.max(lo + 1, mid));
+}
