@@ -138,9 +138,17 @@ export class GlobalFastfood implements SubspaceProjection {
     this.fastfood = new Fastfood(this.total, d, this.seed, 0, options);
   }
 
+  /** The concatenated output or gradient, kept between calls (one per precision). */
+  private buffers: { f32?: Float32Array; f64?: Float64Array } = {};
+
+  private buffer(f64: boolean): FloatArray {
+    if (f64) return (this.buffers.f64 ??= new Float64Array(this.total));
+    return (this.buffers.f32 ??= new Float32Array(this.total));
+  }
+
   project(theta: FloatArray, out?: FloatArray[]): FloatArray[] {
     const ys = outputs(this.tensors, theta, out);
-    const all = this.fastfood.project(theta, ys[0] instanceof Float64Array ? new Float64Array(this.total) : new Float32Array(this.total));
+    const all = this.fastfood.project(theta, this.buffer(ys[0] instanceof Float64Array));
     let at = 0;
     ys.forEach((y) => { y.set(all.subarray(at, at + y.length)); at += y.length; });
     return ys;
@@ -148,7 +156,7 @@ export class GlobalFastfood implements SubspaceProjection {
 
   adjoint(grads: readonly FloatArray[]): Float64Array {
     checkGrads(this.tensors, grads);
-    const all = grads[0] instanceof Float64Array ? new Float64Array(this.total) : new Float32Array(this.total);
+    const all = this.buffer(grads[0] instanceof Float64Array);
     let at = 0;
     for (const g of grads) { all.set(g, at); at += g.length; }
     return this.fastfood.adjoint(all);
@@ -156,6 +164,7 @@ export class GlobalFastfood implements SubspaceProjection {
 
   dispose(): void {
     this.fastfood.dispose();
+    this.buffers = {};
   }
 
   describe(): Record<string, unknown> {

@@ -37,7 +37,10 @@ export class SaidProjection implements SubspaceProjection {
   project(params: FloatArray, out?: FloatArray[]): FloatArray[] {
     check(params.length === this.d, `SAID: parameters have ${params.length} entries, expected d = ${this.d}`);
     const k = this.d - this.scalars;
-    const raw = this.inner.project(params.subarray(0, k), out?.map((o) => (o instanceof Float64Array ? new Float64Array(o.length) : new Float32Array(o.length))));
+    // Pᵢθ in the precision of the output, into last call's buffers when they fit (no per-step allocation).
+    const f64 = out ? out[0] instanceof Float64Array : params instanceof Float64Array;
+    const reuse = this.cachedRaw && (this.cachedRaw[0] instanceof Float64Array) === f64 ? this.cachedRaw : undefined;
+    const raw = this.inner.project(params.subarray(0, k), reuse ?? this.tensors.map((t) => (f64 ? new Float64Array(t.size) : new Float32Array(t.size))));
     this.cachedParams = Float64Array.from(params);
     this.cachedRaw = raw;
     const ys = out ?? raw.map((r) => (r instanceof Float64Array ? new Float64Array(r.length) : new Float32Array(r.length)));
