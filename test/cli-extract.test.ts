@@ -239,3 +239,21 @@ test('bad weights through the command line: missing, misshapen, truncated — on
   userError(args(truncated), /truncated/);
   assert.ok(!fs.existsSync(out('letters-truncated.arrow')));
 });
+
+test('report --tokens cls on BERT: the identical embedding-layer [CLS] vectors leave layer 0 undefined with reasons; the other layers are measured', () => {
+  const dir = out('report-cls');
+  ok(['report', '--model', TINY, '--data', SST2, '--limit', '64', '--tokens', 'cls', '--out', dir, '--quiet']);
+  const report = JSON.parse(fs.readFileSync(path.join(dir, 'report.json'), 'utf8'));
+  const [l0, l1, l2] = report.measures['tiny-bert-mlm'];
+  // Position 0 is [CLS] with token type 0 at position 0 in every example: one and the same vector.
+  assert.equal(l0.isoscore, null);
+  assert.equal(l0.twoNN, null);
+  assert.match(l0.undefinedMetrics.isoscore, /identical/);
+  assert.match(l0.undefinedMetrics.twoNN, /distinct|identical/);
+  for (const l of [l1, l2]) {
+    assert.ok(l.isoscore > 0 && l.isoscore < 1, `layer ${l.layer}: IsoScore ${l.isoscore}`);
+    assert.ok(l.twoNN.id > 0);
+    assert.equal(l.undefinedMetrics, undefined);
+  }
+  assert.ok(report.notes.some((n: string) => /layer 0: .*undefined/.test(n)), report.notes.join(' | '));
+});
