@@ -16,6 +16,7 @@
  *   every other direction c is orthogonal to all points, so Z(c) = Σᵢ e⁰ = N.
  */
 import type { Matrix } from '../backend/matrix.js';
+import { dgemm } from '../backend/products/index.js';
 import { columnMeans } from './covariance.js';
 import { crossOfRows, FLOAT64, gramOfRows, type ProductKernel } from './product-kernel.js';
 import { symmetricEigen } from './eigen.js';
@@ -135,17 +136,10 @@ export class GramMoments {
     checkC0Size(c0, d);
     let traceC0 = 0, inner = 0;
     for (let i = 0; i < d; i++) traceC0 += c0[i * d + i];
-    const y = new Float64Array(d);
-    for (let r = 0; r < b; r++) {
-      // x_bᵀ C0 x_b, one row of C0 at a time (no d×d temporary).
-      y.fill(0);
-      for (let i = 0; i < d; i++) {
-        const xi = xb[r * d + i];
-        if (xi === 0) continue;
-        for (let j = 0; j < d; j++) y[j] += xi * c0[i * d + j];
-      }
-      for (let j = 0; j < d; j++) inner += y[j] * xb[r * d + j];
-    }
+    // Σ_b x_bᵀ C0 x_b = Σ (X_b C0) ∘ X_b, with X_b C0 (b×d, the size of the batch) from dgemm.
+    const y = new Float64Array(b * d);
+    dgemm(false, false, b, d, d, 1, xb, c0, 0, y);
+    for (let i = 0; i < b * d; i++) inner += y[i] * xb[i];
     return { trace, frobenius2, traceC0, frobenius2C0: sumSquares(c0), inner: inner / (b - 1) };
   }
 
