@@ -21,7 +21,7 @@
  * reaches the result (JSON would turn it into a silent null): one becomes null with a reason.
  */
 import type { Matrix } from '../backend/matrix.js';
-import { tfLoaded, getTf } from '../backend/tf.js';
+import { getTf, tfLoaded } from '../backend/tf.js';
 import { describeProducts, productsNote } from '../backend/products/index.js';
 import type { HiddenStates, LayerInfo } from '../io/hidden-states.js';
 import { MetricUndefined, UserError, check, definedIf } from '../errors.js';
