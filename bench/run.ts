@@ -20,7 +20,8 @@ import { writeNpy } from '../src/io/npy.js';
 import { createArrowWriter } from '../src/io/arrow.js';
 import { Rng } from '../src/metrics/sample.js';
 import type { Matrix } from '../src/backend/matrix.js';
-import { getTf } from '../src/backend/tf.js';
+import { describeProducts } from '../src/backend/products/index.js';
+import { FLOAT32 } from '../src/metrics/product-kernel.js';
 import { isoScore } from '../src/metrics/isoscore.js';
 import { isoScoreStar } from '../src/metrics/isoscore-star.js';
 import { accumulate } from '../src/metrics/covariance.js';
@@ -96,12 +97,12 @@ async function main(): Promise<void> {
   const x: Matrix = { data, rows: N, cols: D };
   const npyPath = resolve(OUT, 'points-10k-768.npy');
   writeNpy(npyPath, data, [N, D]);
-  const { tf, name: backend } = await getTf();
-  console.log(`# repgeom bench — ${new Date().toISOString()} — ${os.cpus()[0].model}, ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}, tfjs backend ${backend}`);
+  const productsBackend = describeProducts();
+  console.log(`# repgeom bench — ${new Date().toISOString()} — ${os.cpus()[0].model}, ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}, products ${productsBackend}`);
 
   if (sections.has('compute')) {
     console.log(`## compute, in process, ${N} × ${D} float32 (best of 3)`);
-    const f32 = { kind: 'float32' as const, tf };
+    const f32 = FLOAT32;
     const c0 = accumulate(x, f32).covariance(1);
     record({ section: 'compute', metric: 'isoscore', seconds: await best('IsoScore', () => isoScore(x, f32)) });
     record({ section: 'compute', metric: 'isoscore-star (batch = all 10k, C0 given)', seconds: await best('IsoScore⋆', () => isoScoreStar(x, { c0, zeta: 0.2, kernel: f32 })) });
@@ -168,7 +169,7 @@ async function main(): Promise<void> {
     if (p.status !== 0) throw new Error('bench/extract.ts failed');
     for (const line of p.stdout.split('\n')) if (line.startsWith('{')) record(JSON.parse(line));
   }
-  writeFileSync(resolve(OUT, 'results.json'), JSON.stringify({ date: new Date().toISOString(), cpu: os.cpus()[0].model, cores: os.cpus().length, backend, results }, null, 2));
+  writeFileSync(resolve(OUT, 'results.json'), JSON.stringify({ date: new Date().toISOString(), cpu: os.cpus()[0].model, cores: os.cpus().length, productsBackend, results }, null, 2));
 }
 
 await main();

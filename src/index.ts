@@ -5,6 +5,8 @@ export { UserError, MetricUndefined } from './errors.js';
 export { getTf, requestBackend, BACKEND_CHOICES, type BackendChoice, type Tf } from './backend/tf.js';
 
 export { CovarianceAccumulator, accumulate, columnMeans, type ProductKernel } from './metrics/covariance.js';
+export { FLOAT32, FLOAT64, productKernel } from './metrics/product-kernel.js';
+export { gemm, syrk, dgemm, dsyrk, configureProducts, useProducts, describeProducts, productsNote, type Products } from './backend/products/index.js';
 export { isoScore, isoScoreFromMoments, isoScoreOfCovariance, traceAndFrobenius2, type IsoScoreResult } from './metrics/isoscore.js';
 export { isoScoreStar, isoScoreStarOfCovariance, isoScoreStarFromMoments, isoScoreStarLoss, validateC0, type C0, type IsoScoreStarMoments } from './metrics/isoscore-star.js';
 export { GramMoments, PointStore } from './metrics/gram.js';

@@ -34,7 +34,10 @@ describe('measure on the fixtures', () => {
     assert.equal(r.status, 0, r.stderr);
     const out = JSON.parse(r.stdout);
     assert.equal(out.version, '0.1.0');
-    assert.ok(typeof out.backend === 'string' && out.backend.length > 0);
+    assert.equal(out.backend, 'js', 'the metrics run no tfjs');
+    // The products implementation: the one REPGEOM_BLAS asks for (wasm), else whatever auto found.
+    const wanted = process.env.REPGEOM_BLAS === 'wasm' ? /^wasm (relaxed-simd|simd128), \d+ threads?$/ : /^(openblas|mkl|accelerate|blas|wasm)\b.*\d+ threads?|its own threads/;
+    assert.match(out.productsBackend, wanted);
     assert.deepEqual(out.input, { path: fixturePath(name), format: 'npy', layers: 1 });
     const l = out.layers[0];
     assert.equal(l.layer, 0); assert.equal(l.points, 2000); assert.equal(l.dim, 50);

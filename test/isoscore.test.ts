@@ -10,7 +10,7 @@ import { CASES, EXPECTED, loadFixture, gaussianMatrix, orthonormalRows, rotateSc
 import { isoScore } from '../src/metrics/isoscore.js';
 import { isoScoreStar, validateC0 } from '../src/metrics/isoscore-star.js';
 import { accumulate, CovarianceAccumulator } from '../src/metrics/covariance.js';
-import { getTf } from '../src/backend/tf.js';
+import { FLOAT32 } from '../src/metrics/product-kernel.js';
 import { sliceRows } from '../src/backend/matrix.js';
 import { MetricUndefined, UserError } from '../src/errors.js';
 
@@ -28,26 +28,25 @@ describe('IsoScore on the geometry fixtures', () => {
     });
   }
 
-  // The float32 kernel (tfjs matmul of float64-centred 256-row blocks, summed in float64) is what
-  // `auto` uses from d = 256. Its error per covariance entry is float32 accumulation over a block
-  // (~1e-7 relative); over d² entries it averages out, so the more dimensions the smaller the
+  // The float32 kernel (the products layer's syrk on float64-centred blocks of at most
+  // FLOAT32_SUM_LENGTH rows, summed in float64) is what `auto` uses from d = 256. Its error per
+  // covariance entry is float32 accumulation over a block (~1e-7 relative); over d² entries it
+  // averages out, so the more dimensions the smaller the
   // effect on IsoScore. The d = 50 fixtures stay within the issue's 1e-8; the d = 10 swiss roll,
   // with only 100 entries, within 5e-8 (auto uses exact float64 there).
-  test('the float32 product kernel (tfjs) stays within 1e-8 of the authors at d ≥ 50', async () => {
-    const { tf } = await getTf();
+  test('the float32 product kernel stays within 1e-8 of the authors at d ≥ 50', async () => {
     for (const name of CASES) {
       const x = await loadFixture(name), e = EXPECTED[name].isoscore;
-      const r = isoScore({ ...x }, { kind: 'float32', tf });
+      const r = isoScore({ ...x }, FLOAT32);
       const tolerance = x.cols >= 50 ? 1e-8 : 5e-8;
       assert.ok(Math.abs(r.isoscore - e.closed_form_REIMPL) <= tolerance, `${name}: ${r.isoscore} vs ${e.closed_form_REIMPL}`);
     }
   });
 
   test('at d = 768 the float32 kernel agrees with exact float64 to 2e-9', async () => {
-    const { tf } = await getTf();
     const y = gaussianMatrix(4000, 768, 3, Array.from({ length: 768 }, (_, j) => 0.2 + 3 * Math.exp(-j / 40)));
     for (let i = 0; i < y.rows; i++) y.data[i * 768 + 77] += 8; // a rogue dimension with a large mean
-    const fast = isoScore(y, { kind: 'float32', tf }).isoscore, exact = isoScore(y).isoscore;
+    const fast = isoScore(y, FLOAT32).isoscore, exact = isoScore(y).isoscore;
     assert.ok(Math.abs(fast - exact) <= 2e-9, `${fast} vs ${exact}`);
   });
 

@@ -8,11 +8,9 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { gaussianMatrix } from './helpers/fixtures.js';
 import type { Matrix } from '../src/backend/matrix.js';
-import { getTf } from '../src/backend/tf.js';
 import { UserError } from '../src/errors.js';
 import { knn, knnBruteForce, neighboursAmong, type KnnResult } from '../src/metrics/knn.js';
 import { Rng } from '../src/metrics/sample.js';
-
 
 function assertSame(a: KnnResult, b: KnnResult): void {
   assert.equal(a.k, b.k);
@@ -94,24 +92,6 @@ describe('knn float32 pass = float64 brute force, exactly', () => {
     assertSame(fast, knnBruteForce(x, 6));
     // Row 5's neighbours: the first six copies (distance 0, by index).
     assert.deepEqual(Array.from(fast.indices.subarray(5 * 6, 6 * 6)), [1200, 1201, 1202, 1203, 1204, 1205]);
-  });
-
-  test('tfjs memory stays flat', async () => {
-    const { tf } = await getTf();
-    const x = gaussianMatrix(900, 48, 9);
-    await knn(x, 3, { exact: false, blockSize: 200 });
-    const before = tf.memory().numTensors;
-    await knn(x, 3, { exact: false, blockSize: 200 });
-    assert.equal(tf.memory().numTensors, before);
-  });
-
-  test('worker threads (wasm/cpu backends) give the same result', async () => {
-    // 210 tiles: enough work for the (already started) worker to take some.
-    const x = gaussianMatrix(2000, 200, 5);
-    const fast = await knn(x, 4, { exact: false, blockSize: 100, threads: 2, waitForThreads: true });
-    assertSame(fast, knnBruteForce(x, 4));
-    const { name } = await getTf();
-    if (name === 'wasm' || name === 'cpu') assert.equal(fast.threads, 2, 'the worker thread did not take part');
   });
 
   test('default path choice: small inputs go to the brute force', async () => {

@@ -48,7 +48,7 @@ export function withMeasureFlags<T>(y: Argv<T>, defaults: { twonnSubsets: number
     .option('rogue-top', numberOption('rogue-top', { integer: true, min: 1, default: 5, describe: 'rogue dimensions: how many top dimensions by variance and by cosine share' }))
     .option('block-rows', numberOption('block-rows', { integer: true, min: 1, default: 8192, describe: 'rows read per block (memory bound)' }))
     .option('drop-nonfinite', { type: 'boolean', default: false, describe: 'skip points with NaN/Inf instead of stopping' })
-    .option('products', { type: 'string', default: 'auto', choices: ['auto', 'float32', 'float64'], describe: 'kernel of the O(N·d²) products: float32 through tfjs, exact float64, or auto (float32 from d = 256)' });
+    .option('products', { type: 'string', default: 'auto', choices: ['auto', 'float32', 'float64'], describe: 'precision of the O(N·d²) products (system BLAS or wasm kernel): float32, exact float64, or auto (float32 from d = 256)' });
 }
 
 /** The files the metric flags read (C0 sources) plus `files`, for the output checks. */

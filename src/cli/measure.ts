@@ -51,6 +51,7 @@ function render(result: MeasureResult, hs: HiddenStates, argv: MeasureArgs): str
       version: VERSION,
       backend: result.backend,
       products: result.products,
+      productsBackend: result.productsBackend,
       seed: argv.seed,
       input: { path: hs.path, format: hs.format, layers: hs.layers.length },
       transform: result.transform,

@@ -11,51 +11,63 @@
  * so a file of any length is reduced in one pass and bounded memory, and the result does not
  * depend on how the points were split (to rounding).
  *
- * The block co-moment is the only O(B·d²) step. Two kernels compute it:
- * - 'float64': exact, typed-array loops over the upper triangle (used for small d);
- * - 'float32': the centred block rounded to float32 and multiplied through tfjs (XNNPACK on
- *   wasm), the d×d result summed into the float64 co-moment. Centring in float64 first keeps
- *   the products well conditioned; the geometry fixtures show IsoScore within 1e-9 of the
- *   authors' value this way (test/isoscore.test.ts).
+ * The block co-moment is the only O(B·d²) step; it goes through the products layer
+ * (product-kernel.ts): the block centred on its own float64 mean, then `dsyrk` on it ('float64',
+ * exact) or `syrk` on it rounded to float32 ('float32', at most FLOAT32_SUM_LENGTH rows per block
+ * so that each float32 sum stays short), the d×d result merged in float64. Centring in float64
+ * first keeps the float32 products well conditioned; the geometry fixtures show IsoScore within
+ * 1e-8 of the authors' value this way (test/isoscore.test.ts). The products are bitwise the same
+ * for any thread count, so the accumulator is too.
  */
 import type { Matrix } from '../backend/matrix.js';
-import type { Tf } from '../backend/tf.js';
-import { matmulF32Sync } from '../backend/matmul.js';
+import { dsyrk, syrk } from '../backend/products/index.js';
+import { FLOAT32_SUM_LENGTH, FLOAT64, type ProductKernel } from './product-kernel.js';
 
-export type ProductKernel = { kind: 'float64' } | { kind: 'float32'; tf: Tf };
+export { FLOAT32, FLOAT64, productKernel, type ProductKernel } from './product-kernel.js';
 
-/** Rows per block for the float32 kernel: bounds float32 accumulation error and memory. */
-export const FLOAT32_BLOCK_ROWS = 256;
+/** Rows per float64 block: bounds the centred copy (4096·d float64) and costs one d² merge per block. */
+const FLOAT64_BLOCK_ROWS = 4096;
 
 export class CovarianceAccumulator {
   readonly dim: number;
   count = 0;
   readonly mean: Float64Array;
-  /** Σ (x − μ)(x − μ)ᵀ, full symmetric d×d, row-major. */
-  readonly comoment: Float64Array;
+  /** Σ (x − μ)(x − μ)ᵀ; merges update the upper triangle only, `comoment` mirrors it on demand. */
+  private readonly moment: Float64Array;
+  private mirrored = true;
   private readonly kernel: ProductKernel;
 
-  constructor(dim: number, kernel: ProductKernel = { kind: 'float64' }) {
+  constructor(dim: number, kernel: ProductKernel = FLOAT64) {
     this.dim = dim;
     this.mean = new Float64Array(dim);
-    this.comoment = new Float64Array(dim * dim);
+    this.moment = new Float64Array(dim * dim);
     this.kernel = kernel;
   }
 
-  /** Add the rows of a block (any length; long blocks are cut for the float32 kernel). */
+  /** Σ (x − μ)(x − μ)ᵀ, full symmetric d×d, row-major. */
+  get comoment(): Float64Array {
+    if (!this.mirrored) {
+      const d = this.dim, m = this.moment;
+      for (let i = 1; i < d; i++) for (let j = 0; j < i; j++) m[i * d + j] = m[j * d + i];
+      this.mirrored = true;
+    }
+    return this.moment;
+  }
+
+  /**
+   * Add the rows of a block (any length; cut into blocks of FLOAT32_SUM_LENGTH rows for the
+   * float32 kernel, FLOAT64_BLOCK_ROWS for the float64 one).
+   */
   add(block: Matrix): this {
     if (block.cols !== this.dim) {
       throw new RangeError(`covariance: block has ${block.cols} columns, accumulator ${this.dim}`);
     }
-    const step = this.kernel.kind === 'float32' ? FLOAT32_BLOCK_ROWS : block.rows;
+    const step = this.kernel.kind === 'float32' ? FLOAT32_SUM_LENGTH : FLOAT64_BLOCK_ROWS;
     for (let start = 0; start < block.rows; start += step) {
       const rows = Math.min(step, block.rows - start);
       const part = block.data.subarray(start * this.dim, (start + rows) * this.dim);
       const mean = columnMeans(part, rows, this.dim);
-      const m = this.kernel.kind === 'float32'
-        ? comomentFloat32(this.kernel.tf, part, rows, this.dim, mean)
-        : comomentFloat64(part, rows, this.dim, mean);
-      this.mergeMoments(rows, mean, m);
+      this.mergeMoments(rows, mean, blockComoment(this.kernel, part, rows, this.dim, mean));
     }
     return this;
   }
@@ -70,8 +82,8 @@ export class CovarianceAccumulator {
   /** The covariance with the given delta degrees of freedom (1 = numpy's np.cov default). */
   covariance(ddof = 1): Float64Array {
     const denom = this.count - ddof;
-    const c = new Float64Array(this.comoment.length);
-    for (let i = 0; i < c.length; i++) c[i] = this.comoment[i] / denom;
+    const m = this.comoment, c = new Float64Array(m.length);
+    for (let i = 0; i < c.length; i++) c[i] = m[i] / denom;
     return c;
   }
 
@@ -82,16 +94,17 @@ export class CovarianceAccumulator {
     return s;
   }
 
-  private mergeMoments(nB: number, meanB: Float64Array, mB: Float64Array): void {
+  private mergeMoments(nB: number, meanB: Float64Array, mB: Float32Array | Float64Array): void {
     const d = this.dim, nA = this.count, n = nA + nB;
     const delta = new Float64Array(d);
     for (let i = 0; i < d; i++) delta[i] = meanB[i] - this.mean[i];
     const w = (nA * nB) / n;
-    const m = this.comoment;
+    const m = this.moment;
     for (let i = 0; i < d; i++) {
       const di = delta[i] * w, row = i * d;
-      for (let j = 0; j < d; j++) m[row + j] += mB[row + j] + di * delta[j];
+      for (let j = i; j < d; j++) m[row + j] += mB[row + j] + di * delta[j];
     }
+    this.mirrored = false;
     for (let i = 0; i < d; i++) this.mean[i] += (delta[i] * nB) / n;
     this.count = n;
   }
@@ -129,41 +142,40 @@ export function columnMeans(data: ArrayLike<number>, rows: number, cols: number)
   return mean;
 }
 
-/** Exact co-moment of a block about `mean`: centred columns in float64, upper triangle, mirrored. */
-function comomentFloat64(data: ArrayLike<number>, rows: number, d: number, mean: Float64Array): Float64Array {
-  // Column-major centred copy so that each dot product runs over contiguous memory.
-  const t = new Float64Array(d * rows);
-  for (let r = 0; r < rows; r++) {
-    const off = r * d;
-    for (let j = 0; j < d; j++) t[j * rows + r] = data[off + j] - mean[j];
-  }
-  const m = new Float64Array(d * d);
-  for (let i = 0; i < d; i++) {
-    const oi = i * rows;
-    for (let j = i; j < d; j++) {
-      const oj = j * rows;
-      let s = 0;
-      for (let r = 0; r < rows; r++) s += t[oi + r] * t[oj + r];
-      m[i * d + j] = s;
-      m[j * d + i] = s;
-    }
-  }
-  return m;
+/** Bytes of the block scratch below for width d at most (float64 blocks are the larger). */
+export function blockScratchBytes(d: number): number {
+  return 8 * (FLOAT64_BLOCK_ROWS * d + d * d);
 }
 
-/** Co-moment of a block through a float32 tfjs matmul of the float64-centred block. */
-function comomentFloat32(tf: Tf, data: ArrayLike<number>, rows: number, d: number, mean: Float64Array): Float64Array {
-  // Both layouts are written in the same pass, so the product needs no transpose flag (wasm).
-  const x = new Float32Array(rows * d), xt = new Float32Array(d * rows);
+/** Scratch for the centred block and its co-moment, reused across blocks (products are synchronous). */
+const scratch: { centred32: Float32Array; moment32: Float32Array; centred64: Float64Array; moment64: Float64Array } = {
+  centred32: new Float32Array(0), moment32: new Float32Array(0), centred64: new Float64Array(0), moment64: new Float64Array(0),
+};
+
+function scratchOf<K extends keyof typeof scratch>(key: K, length: number): (typeof scratch)[K] {
+  if (scratch[key].length < length) scratch[key] = new (scratch[key].constructor as new (n: number) => (typeof scratch)[K])(length);
+  return scratch[key].subarray(0, length) as (typeof scratch)[K];
+}
+
+/**
+ * Co-moment Σ (x − mean)(x − mean)ᵀ of a block: the rows centred in float64, then `dsyrk`, or
+ * rounded to float32 and `syrk`. The result lives in scratch until the next block.
+ */
+function blockComoment(kernel: ProductKernel, data: ArrayLike<number>, rows: number, d: number, mean: Float64Array): Float32Array | Float64Array {
+  const f32 = kernel.kind === 'float32';
+  const centred = f32 ? scratchOf('centred32', rows * d) : scratchOf('centred64', rows * d);
   for (let r = 0; r < rows; r++) {
     const off = r * d;
-    for (let j = 0; j < d; j++) {
-      const v = data[off + j] - mean[j];
-      x[off + j] = v;
-      xt[j * rows + r] = v;
-    }
+    for (let j = 0; j < d; j++) centred[off + j] = data[off + j] - mean[j];
   }
-  return Float64Array.from(matmulF32Sync(tf, xt, d, rows, x, d));
+  if (f32) {
+    const m = scratchOf('moment32', d * d);
+    syrk(d, rows, 1, centred as Float32Array, 0, m);
+    return m;
+  }
+  const m = scratchOf('moment64', d * d);
+  dsyrk(d, rows, 1, centred as Float64Array, 0, m);
+  return m;
 }
 
 /** Convenience: the accumulator over all rows of an in-memory matrix. */

@@ -16,8 +16,9 @@
  *   every other direction c is orthogonal to all points, so Z(c) = Σᵢ e⁰ = N.
  */
 import type { Matrix } from '../backend/matrix.js';
-import { multiply } from '../backend/gemm.js';
-import { columnMeans, FLOAT32_BLOCK_ROWS, type ProductKernel } from './covariance.js';
+import { dgemm } from '../backend/products/index.js';
+import { columnMeans } from './covariance.js';
+import { crossOfRows, FLOAT64, gramOfRows, type ProductKernel } from './product-kernel.js';
 import { symmetricEigen } from './eigen.js';
 import { clampSpectrum } from './spectrum.js';
 import { checkC0Size, type C0, type IsoScoreStarMoments } from './isoscore-star.js';
@@ -54,47 +55,12 @@ function centred(x: Matrix): Float64Array {
   return c;
 }
 
-/** Multiply-adds from which X_c X_cᵀ goes through the float32 kernel, when it is the one chosen (≈ 1 s in float64 loops). */
+/** Multiply-adds below which X_c X_cᵀ stays in float64 even under the float32 kernel (it costs little there). */
 const FLOAT32_GRAM_WORK = 1e9;
 
-/**
- * A Aᵀ for row-major A (n×d) through the product kernel. The float32 kernel sums in float32, so
- * the columns go in chunks of FLOAT32_BLOCK_ROWS, each chunk's product added in float64: the
- * same short float32 sums as the covariance accumulator's blocks, and its accuracy.
- */
+/** A Aᵀ for row-major A (n×d) through the products layer, in the kernel's precision for large products. */
 function gramProduct(a: Float64Array, n: number, d: number, kernel: ProductKernel): Float64Array {
-  if (kernel.kind === 'float64' || n * n * d < FLOAT32_GRAM_WORK) return crossProduct(a, n, a, n, d, true);
-  const g = new Float64Array(n * n);
-  for (let c0 = 0; c0 < d; c0 += FLOAT32_BLOCK_ROWS) {
-    const w = Math.min(FLOAT32_BLOCK_ROWS, d - c0);
-    const part = new Float64Array(n * w), partT = new Float64Array(w * n);
-    for (let r = 0; r < n; r++) {
-      for (let j = 0; j < w; j++) {
-        const v = a[r * d + c0 + j];
-        part[r * w + j] = v;
-        partT[j * n + r] = v;
-      }
-    }
-    const p = multiply(part, n, w, partT, n, kernel);
-    for (let i = 0; i < g.length; i++) g[i] += p[i];
-  }
-  // Symmetric to the last bit, as the eigen-solver reads one triangle.
-  for (let i = 0; i < n; i++) for (let j = 0; j < i; j++) g[j * n + i] = g[i * n + j];
-  return g;
-}
-
-/** A Bᵀ for row-major A (m×d) and B (n×d): m×n, float64. */
-function crossProduct(a: Float64Array, m: number, b: Float64Array, n: number, d: number, symmetric: boolean): Float64Array {
-  const g = new Float64Array(m * n);
-  for (let i = 0; i < m; i++) {
-    for (let j = symmetric ? i : 0; j < n; j++) {
-      let s = 0;
-      for (let t = 0; t < d; t++) s += a[i * d + t] * b[j * d + t];
-      g[i * n + j] = s;
-      if (symmetric) g[j * n + i] = s;
-    }
-  }
-  return g;
+  return gramOfRows(a, n, d, n * n * d < FLOAT32_GRAM_WORK ? FLOAT64 : kernel);
 }
 
 function sumSquares(a: Float64Array): number {
@@ -116,8 +82,8 @@ export class GramMoments {
 
   private readonly kernel: ProductKernel;
 
-  /** `kernel`: as for the covariance (float32 tfjs from d ≥ 256 under 'auto'); used for the large N×N×d products. */
-  constructor(x: Matrix, kernel: ProductKernel = { kind: 'float64' }) {
+  /** `kernel`: as for the covariance (float32 from d ≥ 256 under 'auto'); used for the large N×N×d products. */
+  constructor(x: Matrix, kernel: ProductKernel = FLOAT64) {
     this.x = x;
     this.kernel = kernel;
     this.points = x.rows;
@@ -156,31 +122,24 @@ export class GramMoments {
     let trace = this.trace, frobenius2 = this.frobenius2, xb = this.xc;
     if (b !== n) {
       xb = centred({ data: this.x.data.subarray(0, b * d), rows: b, cols: d });
-      const gb = crossProduct(xb, b, xb, b, d, true);
+      const gb = gramOfRows(xb, b, d, FLOAT64);
       trace = 0;
       for (let i = 0; i < b; i++) trace += gb[i * b + i];
       trace /= b - 1;
       frobenius2 = sumSquares(gb) / ((b - 1) * (b - 1));
     }
     if (c0 === 'self') {
-      const inner = b === n ? this.frobenius2 : sumSquares(crossProduct(xb, b, this.xc, n, d, false)) / ((b - 1) * (n - 1));
+      const inner = b === n ? this.frobenius2 : sumSquares(crossOfRows(xb, b, this.xc, n, d)) / ((b - 1) * (n - 1));
       return { trace, frobenius2, traceC0: this.trace, frobenius2C0: this.frobenius2, inner };
     }
     if (c0 === 'identity') return { trace, frobenius2, traceC0: d, frobenius2C0: d, inner: trace };
     checkC0Size(c0, d);
     let traceC0 = 0, inner = 0;
     for (let i = 0; i < d; i++) traceC0 += c0[i * d + i];
-    const y = new Float64Array(d);
-    for (let r = 0; r < b; r++) {
-      // x_bᵀ C0 x_b, one row of C0 at a time (no d×d temporary).
-      y.fill(0);
-      for (let i = 0; i < d; i++) {
-        const xi = xb[r * d + i];
-        if (xi === 0) continue;
-        for (let j = 0; j < d; j++) y[j] += xi * c0[i * d + j];
-      }
-      for (let j = 0; j < d; j++) inner += y[j] * xb[r * d + j];
-    }
+    // Σ_b x_bᵀ C0 x_b = Σ (X_b C0) ∘ X_b, with X_b C0 (b×d, the size of the batch) from dgemm.
+    const y = new Float64Array(b * d);
+    dgemm(false, false, b, d, d, 1, xb, c0, 0, y);
+    for (let i = 0; i < b * d; i++) inner += y[i] * xb[i];
     return { trace, frobenius2, traceC0, frobenius2C0: sumSquares(c0), inner: inner / (b - 1) };
   }
 

@@ -14,7 +14,8 @@
  */
 import type { Matrix } from '../backend/matrix.js';
 import { check, definedIf } from '../errors.js';
-import { accumulate, columnMeans, type ProductKernel } from './covariance.js';
+import { accumulate, columnMeans } from './covariance.js';
+import { FLOAT64, gramOfRows, type ProductKernel } from './product-kernel.js';
 
 export interface IsoScoreResult {
   isoscore: number;
@@ -74,14 +75,10 @@ function gramMoments(x: Matrix): { trace: number; frobenius2: number } {
   const mean = columnMeans(x.data, n, d);
   const c = new Float64Array(n * d);
   for (let r = 0; r < n; r++) for (let j = 0; j < d; j++) c[r * d + j] = x.data[r * d + j] - mean[j];
+  const g = gramOfRows(c, n, d, FLOAT64);
   let traceG = 0, frobG = 0;
-  for (let a = 0; a < n; a++) {
-    for (let b = a; b < n; b++) {
-      let s = 0;
-      for (let j = 0; j < d; j++) s += c[a * d + j] * c[b * d + j];
-      if (a === b) { traceG += s; frobG += s * s; } else frobG += 2 * s * s;
-    }
-  }
+  for (let a = 0; a < n; a++) traceG += g[a * n + a];
+  for (let i = 0; i < g.length; i++) frobG += g[i] * g[i];
   const scale = n - 1;
   return { trace: traceG / scale, frobenius2: frobG / (scale * scale) };
 }

@@ -11,12 +11,13 @@
  * - **Gram pass + exact refinement** (the default for large inputs). The data are centred (the
  *   mean is subtracted: distances do not change, the norms and hence the cancellation in the Gram
  *   formula shrink), scaled by a power of two (exact) and rounded to float32. Squared distances
- *   s̃ = ‖x‖² + ‖y‖² − 2·x·y come from float32 matrix products (tfjs) over square tiles of the
- *   upper triangle only (the distance matrix is symmetric: each tile updates the candidate lists
- *   of its rows and of its columns). Every row keeps its k + m best candidates by s̃ (m a safety
- *   margin) and the smallest s̃ it rejected or evicted, L. The candidates' distances are then
- *   recomputed in float64 from the original data with the same routine as the brute force, and
- *   ordered by (squared distance, index).
+ *   s̃ = ‖x‖² + ‖y‖² − 2·x·y come from float32 products (the products layer's `gemm`, the column
+ *   block read transposed in place) over square tiles of the upper triangle only (the distance
+ *   matrix is symmetric: each tile updates the candidate lists of its rows and of its columns).
+ *   Every row keeps its k + m best candidates by s̃ (m a safety margin) and the smallest s̃ it
+ *   rejected or evicted, L. The candidates' distances are then recomputed in float64 from the
+ *   original data with the same routine as the brute force, and ordered by (squared distance,
+ *   index).
  *
  *   Why this equals the brute force: the float32 product of vectors a, b has error at most
  *   γ_d·‖a‖‖b‖ with γ_d = d·u/(1 − d·u), u = 2⁻²⁴, in any summation order, and rounding the
@@ -33,18 +34,16 @@
  *   group of identical rows; `uncertifiedRows` counts them. The result is therefore always
  *   exact, and fast whenever the data are not degenerate.
  *
- * On the wasm and cpu backends, which use one core, the tiles are shared with worker threads
- * (each with its own tfjs instance) through an atomic tile counter; tfjs-node is multithreaded
- * itself and is used from the calling thread only. A worker runs this module's own file (it
- * starts only from a file named knn.js/knn.ts, so that a bundle never re-runs its entry point
- * in a worker); one that fails to start costs nothing but its tiles, which the calling thread
- * computes.
+ * The products layer spreads each tile's product over its threads (the system BLAS, or our wasm
+ * kernel on shared memory); folding a tile into the candidate lists runs on the calling thread.
+ * Worker threads of our own (each taking whole tiles, product and folding, as before the products
+ * layer) would add only the folding's parallelism: measured on 10,000 × 768 (k = 2, 2 cores), the
+ * pass takes 0.55 s with OpenBLAS on 2 threads (0.35 s products, 0.13 s folding) and 1.0 s with the
+ * wasm kernel (0.83 s products), so halving the folding would save at most 6–12%, before the
+ * workers' start-up and the merge of their candidate lists: not kept.
  */
-import { availableParallelism } from 'node:os';
-import { isMainThread, parentPort, workerData, type Worker } from 'node:worker_threads';
-import { spawnModuleWorker } from '../backend/worker.js';
 import type { FloatArray, Matrix } from '../backend/matrix.js';
-import { getTf, requestBackend, type Tf } from '../backend/tf.js';
+import { gemm, products } from '../backend/products/index.js';
 import { check, UserError } from '../errors.js';
 
 export interface KnnOptions {
@@ -55,12 +54,8 @@ export interface KnnOptions {
   exact?: boolean;
   /** Extra candidates kept per row in the float32 pass. Default max(8, ceil(k/2)). */
   margin?: number;
-  /** Threads for the float32 pass (wasm and cpu backends). Default: available cores, at most 8. */
-  threads?: number;
   /** Tile edge of the float32 pass (rows per block). Default: about 1024. */
   blockSize?: number;
-  /** Start computing only once every worker thread is ready (tests; costs the start-up time). */
-  waitForThreads?: boolean;
 }
 
 export interface KnnResult {
@@ -73,7 +68,7 @@ export interface KnnResult {
   method: 'brute-force' | 'gram';
   /** Rows of the float32 pass whose candidates could not be certified and were brute-forced. */
   uncertifiedRows: number;
-  /** Threads that computed tiles of the float32 pass (1 for brute force). */
+  /** Threads of the float32 pass's products (the products layer's; 1 for brute force). */
   threads: number;
 }
 
@@ -84,10 +79,8 @@ export interface KnnResult {
  */
 export type DuplicatePolicy = 'drop' | 'keep';
 
-/** Inputs at or below this many N²·d multiply-adds go to the brute force (no tfjs start-up). */
+/** Inputs at or below this many N²·d multiply-adds go to the brute force. */
 const BRUTE_FORCE_WORK = 1e8;
-/** Below this many N²·d multiply-adds (≈ 0.5 s on one core) no worker thread is started (start-up ≈ 0.3 s). */
-const THREAD_WORK = 1e10;
 const U32 = 2 ** -24;
 const U64 = 2 ** -53;
 
@@ -101,67 +94,13 @@ export async function knn(x: Matrix, k: number, options: KnnOptions = {}): Promi
   const margin = options.margin ?? Math.max(8, Math.ceil(k / 2));
   check(Number.isInteger(margin) && margin >= 0, `knn: margin must be a non-negative integer, got ${margin}`);
   const cap = Math.min(n - 1, k + margin);
-  const { tf, name } = await getTf();
-
   const layout = tileLayout(n, options.blockSize);
-  const tiles = layout.tileI.length;
-  let threads = 1;
-  if (name === 'wasm' || name === 'cpu') {
-    const wanted = options.threads ?? (n * n * d >= THREAD_WORK ? Math.min(8, availableParallelism()) : 1);
-    check(Number.isInteger(wanted) && wanted >= 1, `knn: threads must be a positive integer, got ${wanted}`);
-    threads = Math.max(1, Math.min(wanted, tiles));
-  }
-  const shared: SharedState = {
-    n, d, cap, ...layout,
-    xc: new Float32Array(new SharedArrayBuffer(4 * n * d)),
-    norms: new Float64Array(new SharedArrayBuffer(8 * n)),
-    ready: new Int32Array(new SharedArrayBuffer(4)),
-    counter: new Int32Array(new SharedArrayBuffer(4)),
-    owner: new Int32Array(new SharedArrayBuffer(4 * tiles)).fill(-1),
-    status: new Int32Array(new SharedArrayBuffer(4 * threads)),
-  };
-  // Workers boot (module load, tfjs start-up) while this thread prepares the data.
-  const workers = startWorkers(shared, threads, name);
-  const parts: CandidateHeaps[] = [];
-  let prep: Prepared;
-  try {
-    prep = prepare(x, shared);
-    Atomics.store(shared.ready, 0, 1);
-    Atomics.notify(shared.ready, 0);
-    if (options.waitForThreads) {
-      for (const w of workers) {
-        while (Atomics.load(shared.status, w.id) === 0 && !w.settled()) await new Promise((r) => setTimeout(r, 2));
-      }
-    }
-    const heaps = new CandidateHeaps(n, cap);
-    parts.push(heaps);
-    Atomics.store(shared.status, 0, 1);
-    runTiles(tf, shared, heaps, 0);
-
-    // Collect the workers' candidate lists. A worker that has not started yet is cancelled (the
-    // others took all the tiles); one that failed leaves its tiles to be redone here.
-    const failed: number[] = [];
-    for (const w of workers) {
-      if (Atomics.compareExchange(shared.status, w.id, 0, 3) === 0) continue;
-      const reply = await w.reply;
-      if (reply && 'val' in reply) parts.push(CandidateHeaps.from(n, cap, reply));
-      else failed.push(w.id);
-    }
-    const redo: number[] = [];
-    for (let t = 0; t < tiles; t++) {
-      const o = shared.owner[t];
-      if (o === -1 || failed.includes(o)) redo.push(t);
-    }
-    if (redo.length > 0) runTiles(tf, shared, heaps, 0, redo);
-  } finally {
-    // Stop any worker still running (on an error here, they would otherwise go on computing).
-    Atomics.store(shared.counter, 0, tiles);
-    for (const w of workers) void w.worker.terminate();
-  }
-  const contributors = new Set(shared.owner).size;
-
-  const result = refine(x, k, parts, prep);
-  return { ...result, method: 'gram', threads: contributors };
+  const xc = new Float32Array(n * d);
+  const prep = prepare(x, xc);
+  const heaps = new CandidateHeaps(n, cap);
+  runTiles(xc, d, prep.norms, layout, heaps);
+  const result = refine(x, k, heaps, prep);
+  return { ...result, method: 'gram', threads: products().threads };
 }
 
 /** Float64 brute force over all pairs: the definition, O(N²·d). */
@@ -315,12 +254,6 @@ class CandidateHeaps {
     readonly rej = new Float64Array(n).fill(Infinity),
   ) {}
 
-  static from(n: number, cap: number, r: HeapBuffers): CandidateHeaps {
-    // The admission thresholds are not needed after the pass.
-    return new CandidateHeaps(n, cap, new Float64Array(r.val), new Int32Array(r.idx), new Int32Array(r.cnt),
-      new Float64Array(0), new Float64Array(r.rej));
-  }
-
   /** Caller has checked s < thr[row]. */
   push(row: number, s: number, j: number): void {
     const cap = this.cap, base = row * cap, val = this.val, idx = this.idx;
@@ -358,13 +291,6 @@ class CandidateHeaps {
   }
 }
 
-interface HeapBuffers {
-  val: ArrayBuffer;
-  idx: ArrayBuffer;
-  cnt: ArrayBuffer;
-  rej: ArrayBuffer;
-}
-
 interface Prepared {
   /** ‖x̃ᵢ‖² in float64 of the float32 rows (scaled units). */
   norms: Float64Array;
@@ -374,7 +300,9 @@ interface Prepared {
 }
 
 /** Blocks of about `blockSize` rows and the tiles (I ≤ J) of the upper triangle. */
-function tileLayout(n: number, blockSize: number | undefined): { blockStart: Int32Array; tileI: Int32Array; tileJ: Int32Array } {
+interface TileLayout { blockStart: Int32Array; tileI: Int32Array; tileJ: Int32Array }
+
+function tileLayout(n: number, blockSize: number | undefined): TileLayout {
   const target = Math.max(16, Math.floor(blockSize ?? 1024));
   const nb = Math.ceil(n / target);
   const b = Math.ceil(n / nb);
@@ -393,7 +321,7 @@ function tileLayout(n: number, blockSize: number | undefined): { blockStart: Int
  * from overflow and underflow without changing relative errors) and rounded; and the float64
  * squared norms of the rounded rows.
  */
-function prepare(x: Matrix, st: SharedState): Prepared {
+function prepare(x: Matrix, xc: Float32Array): Prepared {
   const n = x.rows, d = x.cols, data = x.data;
   const mean = new Float64Array(d), lo = new Float64Array(d).fill(Infinity), hi = new Float64Array(d).fill(-Infinity);
   for (let i = 0; i < n; i++) {
@@ -411,7 +339,6 @@ function prepare(x: Matrix, st: SharedState): Prepared {
     maxAbs = Math.max(maxAbs, Math.abs(hi[t] - mean[t]), Math.abs(lo[t] - mean[t]));
   }
   const scale = maxAbs > 0 ? 2 ** -Math.round(Math.log2(maxAbs)) : 1;
-  const xc = st.xc;
   const norms = new Float64Array(n);
   const rho = new Float64Array(n);
   for (let i = 0; i < n; i++) {
@@ -427,70 +354,25 @@ function prepare(x: Matrix, st: SharedState): Prepared {
     norms[i] = s;
     rho[i] = Math.sqrt(r);
   }
-  st.norms.set(norms);
   return { norms, rho, scale };
 }
 
-interface SharedState {
-  n: number;
-  d: number;
-  cap: number;
-  xc: Float32Array;
-  norms: Float64Array;
-  blockStart: Int32Array;
-  tileI: Int32Array;
-  tileJ: Int32Array;
-  /** Set to 1 once xc and norms are filled. */
-  ready: Int32Array;
-  /** Next tile to take. */
-  counter: Int32Array;
-  /** Thread that took each tile (−1: none). */
-  owner: Int32Array;
-  /** Per thread: 0 starting, 1 working, 3 cancelled before it started. */
-  status: Int32Array;
-}
-
 /**
- * Take tiles from the shared counter until none is left (or compute the given ones) and fold
- * their approximate squared distances into `heaps`.
+ * Compute every tile's Gram values x̃ᵢ·x̃ⱼ (one `gemm` each, the column block read transposed)
+ * and fold them into `heaps`. Tiles go column block by column block, so consecutive products
+ * share their column operand.
  */
-function runTiles(tf: Tf, st: SharedState, heaps: CandidateHeaps, tid: number, only?: number[]): void {
-  const { d, xc, blockStart } = st;
-  // A private copy: element reads from SharedArrayBuffer-backed arrays are markedly slower in V8.
-  const norms = new Float64Array(st.norms);
-  const thr = heaps.thr, rej = heaps.rej;
-  // The column operand (d × b, transposed in tfjs) is kept while consecutive tiles share it: the
-  // wasm backend caches its packed form per tensor.
-  let colBlock = -1;
-  let colTensor: ReturnType<Tf['tensor2d']> | undefined;
-  try {
-    for (let q = 0; ; q++) {
-      let t: number;
-      if (only) {
-        if (q >= only.length) break;
-        t = only[q];
-      } else {
-        t = Atomics.add(st.counter, 0, 1);
-        if (t >= st.tileI.length) break;
-      }
-      Atomics.store(st.owner, t, tid);
-      const I = st.tileI[t], J = st.tileJ[t];
-      const i0 = blockStart[I], bi = blockStart[I + 1] - i0;
-      const j0 = blockStart[J], bj = blockStart[J + 1] - j0;
-      if (J !== colBlock) {
-        colTensor?.dispose();
-        colTensor = tf.tidy(() => tf.transpose(tf.tensor2d(xc.subarray(j0 * d, (j0 + bj) * d), [bj, d])));
-        colBlock = J;
-      }
-      const rowTensor = tf.tensor2d(xc.subarray(i0 * d, (i0 + bi) * d), [bi, d]);
-      const product = tf.matMul(rowTensor, colTensor!);
-      const g = product.dataSync() as Float32Array;
-      rowTensor.dispose();
-      product.dispose();
-      foldTile(g, i0, bi, j0, bj, I === J, norms, heaps, thr, rej);
-    }
-  } finally {
-    colTensor?.dispose();
+function runTiles(xc: Float32Array, d: number, norms: Float64Array, layout: TileLayout, heaps: CandidateHeaps): void {
+  const { blockStart, tileI, tileJ } = layout;
+  let widest = 0;
+  for (let J = 0; J + 1 < blockStart.length; J++) widest = Math.max(widest, blockStart[J + 1] - blockStart[J]);
+  const g = new Float32Array(widest * widest);
+  for (let t = 0; t < tileI.length; t++) {
+    const I = tileI[t], J = tileJ[t];
+    const i0 = blockStart[I], bi = blockStart[I + 1] - i0;
+    const j0 = blockStart[J], bj = blockStart[J + 1] - j0;
+    gemm(false, true, bi, bj, d, 1, xc.subarray(i0 * d, (i0 + bi) * d), xc.subarray(j0 * d, (j0 + bj) * d), 0, g);
+    foldTile(g, i0, bi, j0, bj, I === J, norms, heaps, heaps.thr, heaps.rej);
   }
 }
 
@@ -521,92 +403,14 @@ function foldTile(
   }
 }
 
-interface WorkerInput {
-  repgeomKnnWorker: true;
-  id: number;
-  backend: string;
-  state: SharedState;
-}
-
-type WorkerReply = HeapBuffers | { error: string } | { cancelled: true };
-
-interface WorkerHandle {
-  id: number;
-  worker: Worker;
-  reply: Promise<WorkerReply | null>;
-  settled: () => boolean;
-}
-
-function startWorkers(st: SharedState, threads: number, backend: string): WorkerHandle[] {
-  const out: WorkerHandle[] = [];
-  for (let id = 1; id < threads; id++) {
-    let worker: Worker;
-    try {
-      const input: WorkerInput = { repgeomKnnWorker: true, id, backend, state: st };
-      worker = spawnSelf(input);
-    } catch {
-      Atomics.store(st.status, id, 3);
-      continue;
-    }
-    worker.unref();
-    let settled = false;
-    const reply = new Promise<WorkerReply | null>((resolve) => {
-      const done = (m: WorkerReply | null) => { settled = true; resolve(m); };
-      worker.once('message', (m: WorkerReply) => done(m));
-      worker.once('error', () => done(null));
-      worker.once('exit', () => done(null));
-    });
-    out.push({ id, worker, reply, settled: () => settled });
-  }
-  return out;
-}
-
 /**
- * A worker running this very module (its top level starts `workerMain` when it sees the
- * workerData marker). From TypeScript sources (tests under tsx) the loader hooks of the parent
- * are not inherited by workers, so the worker registers tsx itself before importing this file.
- */
-function spawnSelf(input: WorkerInput): Worker {
-  const self = new URL(import.meta.url);
-  if (!/\/knn\.(js|ts|mjs)$/.test(self.pathname)) throw new Error('knn: not running from its own module file');
-  return spawnModuleWorker(self, { workerData: input });
-}
-
-async function workerMain(input: WorkerInput): Promise<void> {
-  const port = parentPort!;
-  try {
-    requestBackend(input.backend);
-    const { tf } = await getTf();
-    const st = input.state;
-    while (Atomics.load(st.ready, 0) === 0) Atomics.wait(st.ready, 0, 0, 100);
-    if (Atomics.compareExchange(st.status, input.id, 0, 1) !== 0) {
-      port.postMessage({ cancelled: true });
-      return;
-    }
-    const heaps = new CandidateHeaps(st.n, st.cap);
-    runTiles(tf, st, heaps, input.id);
-    const reply: HeapBuffers = {
-      val: heaps.val.buffer as ArrayBuffer, idx: heaps.idx.buffer as ArrayBuffer,
-      cnt: heaps.cnt.buffer as ArrayBuffer, rej: heaps.rej.buffer as ArrayBuffer,
-    };
-    port.postMessage(reply, [reply.val, reply.idx, reply.cnt, reply.rej]);
-  } catch (e) {
-    port.postMessage({ error: String(e) });
-  }
-}
-
-if (!isMainThread && (workerData as Partial<WorkerInput> | null)?.repgeomKnnWorker === true) {
-  void workerMain(workerData as WorkerInput);
-}
-
-/**
- * Merge the threads' candidate lists and recompute them exactly, in increasing order of their
+ * Recompute the candidates exactly, in increasing order of their
  * approximate distance, until the lower bound of the next one (valid for every point not yet
  * recomputed, see the module comment) exceeds the exact k-th distance: usually after about k of
  * them. Rows where the bound never separates are recomputed by brute force.
  */
-function refine(x: Matrix, k: number, parts: CandidateHeaps[], prep: Prepared): Pick<KnnResult, 'k' | 'rows' | 'distances' | 'indices' | 'uncertifiedRows'> {
-  const n = x.rows, d = x.cols, data = x.data, cap = parts[0].cap;
+function refine(x: Matrix, k: number, heaps: CandidateHeaps, prep: Prepared): Pick<KnnResult, 'k' | 'rows' | 'distances' | 'indices' | 'uncertifiedRows'> {
+  const n = x.rows, d = x.cols, data = x.data, cap = heaps.cap;
   const distances = new Float64Array(n * k);
   const indices = new Int32Array(n * k);
   let maxNorm = 0, maxRho = 0;
@@ -621,23 +425,20 @@ function refine(x: Matrix, k: number, parts: CandidateHeaps[], prep: Prepared): 
   const scale2 = prep.scale * prep.scale;
   const delta = (2 * d + 16) * U64;
   const tiny = d * 2 ** -140; // underflow of float32 products of subnormal values
-  const vals = new Float64Array(parts.length * cap);
-  const ids = new Int32Array(parts.length * cap);
+  const vals = new Float64Array(cap);
+  const ids = new Int32Array(cap);
   const bestS = new Float64Array(k), bestJ = new Int32Array(k);
   const uncertified: number[] = [];
   for (let i = 0; i < n; i++) {
-    // Union of the threads' candidates (disjoint: each pair is in one tile), sorted by s̃.
-    let m = 0, rej = Infinity;
-    for (const h of parts) {
-      const c = h.cnt[i], base = i * cap;
-      for (let q = 0; q < c; q++) {
-        const v = h.val[base + q], id = h.idx[base + q];
-        let p = m++;
-        while (p > 0 && vals[p - 1] > v) { vals[p] = vals[p - 1]; ids[p] = ids[p - 1]; p--; }
-        vals[p] = v;
-        ids[p] = id;
-      }
-      if (h.rej[i] < rej) rej = h.rej[i];
+    // The row's candidates sorted by s̃.
+    let m = 0;
+    const c = heaps.cnt[i], base = i * cap, rej = heaps.rej[i];
+    for (let q = 0; q < c; q++) {
+      const v = heaps.val[base + q], id = heaps.idx[base + q];
+      let p = m++;
+      while (p > 0 && vals[p - 1] > v) { vals[p] = vals[p - 1]; ids[p] = ids[p - 1]; p--; }
+      vals[p] = v;
+      ids[p] = id;
     }
     const ri = Math.sqrt(prep.norms[i]);
     const bigE = (2 * gamma * ri * maxNorm + (d + 8) * U64 * (ri + maxNorm) ** 2 + tiny) * (1 + 1e-6);

@@ -22,10 +22,11 @@
  */
 import type { Matrix } from '../backend/matrix.js';
 import { getTf, tfLoaded } from '../backend/tf.js';
+import { describeProducts, productsNote } from '../backend/products/index.js';
 import type { HiddenStates, LayerInfo } from '../io/hidden-states.js';
 import { MetricUndefined, UserError, check, definedIf } from '../errors.js';
-import { CovarianceAccumulator, MeanAccumulator, type ProductKernel } from './covariance.js';
-import { covarianceSink, covarianceWorkerCount, PARALLEL_MIN_ROWS, type CovarianceSink } from './covariance-parallel.js';
+import { blockScratchBytes, CovarianceAccumulator, MeanAccumulator } from './covariance.js';
+import { productKernel, type ProductKernel } from './product-kernel.js';
 import { GramMoments, PointStore } from './gram.js';
 import { checkMagnitude, magnitudeLimits, maxAbsOf, MAX_ARRAY_ELEMENTS } from './resources.js';
 import { availableMemory, formatBytes } from '../backend/memory.js';
@@ -72,7 +73,7 @@ export interface MeasureOptions {
   rogueTop: number;
   blockRows: number;
   nonFinite: 'error' | 'drop';
-  /** Product kernel for the O(N·d²) steps: float32 through tfjs, exact float64, or auto (float32 from d ≥ 256). */
+  /** Precision of the O(N·d²) products (through the products layer): float32, exact float64, or auto (float32 from d ≥ 256). */
   products: 'auto' | 'float32' | 'float64';
   onProgress?: (pass: string, rowsDone: number, rowsTotal: number) => void;
 }
@@ -105,8 +106,11 @@ export type LayerMeasures = {
 } & { [K in keyof LayerMetricValues]?: LayerMetricValues[K] | null };
 
 export interface MeasureResult {
+  /** The tfjs backend, or 'js' when no tfjs ran (the metrics themselves need none). */
   backend: string;
   products: 'float32' | 'float64' | 'mixed';
+  /** The products layer's implementation and threads, e.g. "openblas 0.3.21, 2 threads", with why `auto` fell back to wasm if it did. */
+  productsBackend: string;
   transform: string;
   layers: LayerMeasures[];
 }
@@ -118,7 +122,6 @@ interface LayerState {
   count: number;
   /** Covariance of all points: only when a metric needs it (cosine, TwoNN and MLE do not). */
   cov?: CovarianceAccumulator;
-  covSink?: CovarianceSink;
   /** The points themselves, for the Gram form (fewer points than dimensions). */
   points?: PointStore;
   /** Largest |value| seen (raw input), and the largest float64 moments can take (resources.ts). */
@@ -141,105 +144,92 @@ export async function measure(hs: HiddenStates, options: MeasureOptions): Promis
   }
   checkMemory(hs.path, infos, options);
   const kernels = new Map<number, ProductKernel>();
-  for (const info of infos) kernels.set(info.layer, await productKernel(options.products, info.cols));
+  for (const info of infos) kernels.set(info.layer, productKernel(options.products, info.cols));
   const layerIds = infos.map((i) => i.layer);
   const total = infos.reduce((s, i) => s + i.rows, 0);
-  // The workers use the same tfjs backend as this thread (loaded above only if a layer needs float32).
-  const workerBackend = tfLoaded() ? (await getTf()).name : 'js';
-  const sinks: CovarianceSink[] = [];
-  const sink = (l: LayerInfo, dim: number) => {
-    const created = covarianceSink(dim, kernels.get(l.layer) as ProductKernel, l.rows, workerBackend);
-    sinks.push(created);
-    return created;
+  const pass = async (label: string, feed: (state: LayerState, block: Matrix) => void | Promise<void>, states: Map<number, LayerState>) => {
+    let done = 0;
+    for await (const { layer, block } of hs.scan({ blockRows: options.blockRows, layers: layerIds, nonFinite: options.nonFinite })) {
+      const state = states.get(layer) as LayerState;
+      state.maxAbs = maxAbsOf(block.data, state.maxAbs);
+      // Overflow is refused at the first block that shows it (underflow only once all are seen).
+      if (state.maxAbs > state.maxAllowed) checkMagnitude(hs.path, layer, state.maxAbs, state.info.rows, state.info.cols);
+      await feed(state, state.transform ? state.transform.apply(block) : block);
+      done += block.rows;
+      options.onProgress?.(label, done, total);
+    }
   };
-  // Worker threads of a failed pass must not keep the process alive.
-  try {
-    const pass = async (label: string, feed: (state: LayerState, block: Matrix) => void | Promise<void>, states: Map<number, LayerState>) => {
-      let done = 0;
-      for await (const { layer, block } of hs.scan({ blockRows: options.blockRows, layers: layerIds, nonFinite: options.nonFinite })) {
-        const state = states.get(layer) as LayerState;
-        state.maxAbs = maxAbsOf(block.data, state.maxAbs);
-        // Overflow is refused at the first block that shows it (underflow only once all are seen).
-        if (state.maxAbs > state.maxAllowed) checkMagnitude(hs.path, layer, state.maxAbs, state.info.rows, state.info.cols);
-        await feed(state, state.transform ? state.transform.apply(block) : block);
-        done += block.rows;
-        options.onProgress?.(label, done, total);
-      }
-    };
 
-    // Pass 1: fit the transform.
-    const states = new Map<number, LayerState>();
-    for (const info of infos) {
-      states.set(info.layer, { info, dim: info.cols, count: 0, maxAbs: 0, maxAllowed: magnitudeLimits(info.rows, info.cols).max });
-    }
-    const checkMagnitudes = () => { for (const s of states.values()) checkMagnitude(hs.path, s.info.layer, s.maxAbs, s.info.rows, s.info.cols); };
-    if (options.transform.kind !== 'none') {
-      const needsCovariance = transformNeedsCovariance(options.transform);
-      const fits = new Map([...states.values()].map((s) => {
-        const means = new MeanAccumulator(s.dim);
-        const fitSink = needsCovariance ? sink(s.info, s.dim) : { add: (b: Matrix) => { means.add(b); }, finish: async () => means };
-        return [s.info.layer, fitSink] as const;
-      }));
-      await pass('fit transform', (s, b) => fits.get(s.info.layer)?.add(b), states);
-      checkMagnitudes();
-      for (const s of states.values()) {
-        const fit = await (fits.get(s.info.layer) as { finish(): Promise<TransformStats> }).finish();
-        check(fit.count >= 2, `${hs.path}: layer ${s.info.layer} has ${fit.count} point(s); --transform needs at least 2 (give more points, or leave the layer out with --layers)`);
-        s.transform = fitTransform(options.transform, fit, kernels.get(s.info.layer));
-        s.dim = s.transform.outDim;
-      }
-    }
-
-    // Pass 2: the accumulators of every metric but partition isotropy.
-    const wantsStar = m.has('isoscore-star');
-    const wantsSample = m.has('twonn') || m.has('mle');
-    const wantsCovariance = ['isoscore', 'isoscore-star', 'pca-id', 'spectrum', 'rogue', 'partition'].some((k) => m.has(k as MetricName));
-    for (const s of states.values()) {
-      const gram = s.info.rows < s.dim;
-      if (wantsCovariance && gram) s.points = new PointStore(s.info.rows, s.dim);
-      if (wantsCovariance && !gram) s.covSink = sink(s.info, s.dim);
-      if (wantsStar && options.batchRows !== null && !gram) s.batch = new CovarianceAccumulator(s.dim, kernels.get(s.info.layer));
-      if (m.has('cosine') || m.has('rogue')) s.cosine = new CosineAccumulator(s.dim);
-      if (wantsSample) s.reservoir = new RowReservoir(Math.min(options.sample, s.info.rows), s.dim, options.seed + s.info.layer);
-    }
-    await pass('measure', (s, b) => {
-      if (s.batch && s.batch.count < (options.batchRows as number)) {
-        const take = Math.min(b.rows, (options.batchRows as number) - s.batch.count);
-        s.batch.add({ data: b.data.subarray(0, take * b.cols), rows: take, cols: b.cols });
-      }
-      s.count += b.rows;
-      s.cosine?.add(b);
-      s.reservoir?.add(b);
-      s.points?.add(b);
-      return s.covSink?.add(b);
-    }, states);
-    if (options.transform.kind === 'none') checkMagnitudes();
-    for (const s of states.values()) if (s.covSink) s.cov = await s.covSink.finish();
-
-    // Pass 3: partition isotropy needs the eigenvectors of XᵀX first.
-    if (m.has('partition')) {
-      for (const s of states.values()) {
-        // The Gram form needs no pass; a layer left with no points is refused in layerResult.
-        const cov = s.cov;
-        if (!cov || cov.count < 1) continue;
-        s.partition = new PartitionAccumulator(partitionDirections(cov.secondMoment(), s.dim), s.dim, kernels.get(s.info.layer));
-      }
-      await pass('partition', (s, b) => { s.partition?.add(b); }, states);
-    }
-
-    const layers: LayerMeasures[] = [];
-    for (const info of infos) layers.push(await layerResult(states.get(info.layer) as LayerState, hs, options, kernels.get(info.layer) as ProductKernel));
-    const kinds = new Set([...kernels.values()].map((k) => k.kind));
-    return {
-      backend: tfLoaded() ? (await getTf()).name : 'js',
-      products: kinds.size === 1 ? ([...kinds][0] as 'float32' | 'float64') : 'mixed',
-      transform: describeTransform(options.transform),
-      layers,
-    };
-  } catch (e) {
-    for (const s of sinks) s.abort();
-    throw e;
+  // Pass 1: fit the transform.
+  const states = new Map<number, LayerState>();
+  for (const info of infos) {
+    states.set(info.layer, { info, dim: info.cols, count: 0, maxAbs: 0, maxAllowed: magnitudeLimits(info.rows, info.cols).max });
   }
+  const checkMagnitudes = () => { for (const s of states.values()) checkMagnitude(hs.path, s.info.layer, s.maxAbs, s.info.rows, s.info.cols); };
+  if (options.transform.kind !== 'none') {
+    const needsCovariance = transformNeedsCovariance(options.transform);
+    const fits = new Map([...states.values()].map((s) => {
+      const fit: CovarianceAccumulator | MeanAccumulator = needsCovariance
+        ? new CovarianceAccumulator(s.dim, kernels.get(s.info.layer)) : new MeanAccumulator(s.dim);
+      return [s.info.layer, fit] as const;
+    }));
+    await pass('fit transform', (s, b) => { fits.get(s.info.layer)?.add(b); }, states);
+    checkMagnitudes();
+    for (const s of states.values()) {
+      const fit: TransformStats = fits.get(s.info.layer) as CovarianceAccumulator | MeanAccumulator;
+      check(fit.count >= 2, `${hs.path}: layer ${s.info.layer} has ${fit.count} point(s); --transform needs at least 2 (give more points, or leave the layer out with --layers)`);
+      s.transform = fitTransform(options.transform, fit, kernels.get(s.info.layer));
+      s.dim = s.transform.outDim;
+    }
+  }
+
+  // Pass 2: the accumulators of every metric but partition isotropy.
+  const wantsStar = m.has('isoscore-star');
+  const wantsSample = m.has('twonn') || m.has('mle');
+  const wantsCovariance = ['isoscore', 'isoscore-star', 'pca-id', 'spectrum', 'rogue', 'partition'].some((k) => m.has(k as MetricName));
+  for (const s of states.values()) {
+    const gram = s.info.rows < s.dim;
+    if (wantsCovariance && gram) s.points = new PointStore(s.info.rows, s.dim);
+    if (wantsCovariance && !gram) s.cov = new CovarianceAccumulator(s.dim, kernels.get(s.info.layer));
+    if (wantsStar && options.batchRows !== null && !gram) s.batch = new CovarianceAccumulator(s.dim, kernels.get(s.info.layer));
+    if (m.has('cosine') || m.has('rogue')) s.cosine = new CosineAccumulator(s.dim);
+    if (wantsSample) s.reservoir = new RowReservoir(Math.min(options.sample, s.info.rows), s.dim, options.seed + s.info.layer);
+  }
+  await pass('measure', (s, b) => {
+    if (s.batch && s.batch.count < (options.batchRows as number)) {
+      const take = Math.min(b.rows, (options.batchRows as number) - s.batch.count);
+      s.batch.add({ data: b.data.subarray(0, take * b.cols), rows: take, cols: b.cols });
+    }
+    s.count += b.rows;
+    s.cosine?.add(b);
+    s.reservoir?.add(b);
+    s.points?.add(b);
+    s.cov?.add(b);
+  }, states);
+  if (options.transform.kind === 'none') checkMagnitudes();
+
+  // Pass 3: partition isotropy needs the eigenvectors of XᵀX first.
+  if (m.has('partition')) {
+    for (const s of states.values()) {
+      // The Gram form needs no pass; a layer left with no points is refused in layerResult.
+      const cov = s.cov;
+      if (!cov || cov.count < 1) continue;
+      s.partition = new PartitionAccumulator(partitionDirections(cov.secondMoment(), s.dim), s.dim, kernels.get(s.info.layer));
+    }
+    await pass('partition', (s, b) => { s.partition?.add(b); }, states);
+  }
+
+  const layers: LayerMeasures[] = [];
+  for (const info of infos) layers.push(await layerResult(states.get(info.layer) as LayerState, hs, options, kernels.get(info.layer) as ProductKernel));
+  const kinds = new Set([...kernels.values()].map((k) => k.kind));
+  const note = productsNote();
+  return {
+    backend: tfLoaded() ? (await getTf()).name : 'js',
+    products: kinds.size === 1 ? ([...kinds][0] as 'float32' | 'float64') : 'mixed',
+    productsBackend: note ? `${describeProducts()} (${note})` : describeProducts(),
+    transform: describeTransform(options.transform),
+    layers,
+  };
 }
 
 async function layerResult(s: LayerState, hs: HiddenStates, o: MeasureOptions, kernel: ProductKernel): Promise<LayerMeasures> {
@@ -364,15 +354,14 @@ function firstNonFinite(v: unknown): string | undefined {
 /**
  * Estimate the memory the metrics will hold and refuse, before allocating, what the machine
  * cannot give: per layer a d×d float64 accumulator (a second one for an IsoScore⋆ batch, one for
- * a transform's fit, about 20·d² bytes per covariance worker on large inputs), or for N < d the
- * points and an N×N Gram matrix; the TwoNN/MLE sample; and, one layer at a time, the
- * covariance copy, eigen work space and eigenvectors (partition, transforms).
+ * a transform's fit), or for N < d the points and an N×N Gram matrix; the TwoNN/MLE sample; the
+ * accumulators' shared block scratch; and, one layer at a time, the covariance copy, eigen work
+ * space and eigenvectors (partition, transforms).
  */
 function checkMemory(path: string, infos: LayerInfo[], o: MeasureOptions): void {
   const m = o.metrics;
   const wantsCovariance = ['isoscore', 'isoscore-star', 'pca-id', 'spectrum', 'rogue', 'partition'].some((k) => m.has(k as MetricName));
   const wantsSample = m.has('twonn') || m.has('mle');
-  const workers = covarianceWorkerCount();
   let bytes = 0, square = 0, widest = 0;
   for (const { rows: n, cols: d } of infos) {
     if (transformNeedsCovariance(o.transform)) { bytes += 8 * d * d; square = Math.max(square, d * d); }
@@ -381,7 +370,6 @@ function checkMemory(path: string, infos: LayerInfo[], o: MeasureOptions): void 
         bytes += 8 * (2 * n * d + 3 * n * n);
       } else {
         bytes += 8 * d * d * (m.has('isoscore-star') && o.batchRows !== null ? 2 : 1);
-        if (workers > 1 && n >= PARALLEL_MIN_ROWS && d >= 256) bytes += 20 * d * d * workers;
         square = Math.max(square, d * d);
       }
     }
@@ -391,6 +379,8 @@ function checkMemory(path: string, infos: LayerInfo[], o: MeasureOptions): void 
   // One layer at a time: the covariance copy and eigen work space; with eigenvectors (partition,
   // transforms) also the second moment, the reflectors and the vectors.
   bytes += 8 * square * (m.has('partition') || transformNeedsCovariance(o.transform) ? 5 : 2);
+  // The accumulators' block scratch, and the copy of it the wasm products hold in their memory.
+  if (square > 0) bytes += 2 * blockScratchBytes(widest);
   const available = availableMemory();
   if (bytes <= available && square <= MAX_ARRAY_ELEMENTS) return;
   const fixes = ['measure fewer layers at once (--layers)'];
@@ -428,8 +418,5 @@ function selectLayers(hs: HiddenStates, wanted: readonly number[] | undefined): 
   });
 }
 
-/** The product kernel for a layer of width d. */
-export async function productKernel(choice: MeasureOptions['products'], dim: number): Promise<ProductKernel> {
-  if (choice === 'float64' || (choice === 'auto' && dim < 256)) return { kind: 'float64' };
-  return { kind: 'float32', tf: (await getTf()).tf };
-}
+/** The product kernel for a layer of width d (re-exported for the CLI's option parsing). */
+export { productKernel } from './product-kernel.js';

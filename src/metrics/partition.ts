@@ -14,33 +14,32 @@
  * parity to seek with it (RESEARCH.md §3).
  */
 import type { Matrix } from '../backend/matrix.js';
-import { multiply } from '../backend/gemm.js';
-import { accumulate, type ProductKernel } from './covariance.js';
+import { accumulate } from './covariance.js';
+import { FLOAT64, RightFactor, type ProductKernel } from './product-kernel.js';
 import { symmetricEigen } from './eigen.js';
 import { check } from '../errors.js';
 
 /** Running log Σ exp(·) over the projections onto each ±u_k; feed blocks, then `result()`. */
 export class PartitionAccumulator {
   private readonly dim: number;
-  private readonly vectors: Float64Array;
-  private readonly kernel: ProductKernel;
+  /** The eigenvectors as the right factor of the projections. */
+  private readonly vectors: RightFactor;
   /** Per direction (first d: +u_k, next d: −u_k): running max and Σ exp(v − max). */
   private readonly max: Float64Array;
   private readonly scaled: Float64Array;
   count = 0;
 
   /** `vectors`: d×d row-major, column k the unit eigenvector u_k of XᵀX. */
-  constructor(vectors: Float64Array, dim: number, kernel: ProductKernel = { kind: 'float64' }) {
+  constructor(vectors: Float64Array, dim: number, kernel: ProductKernel = FLOAT64) {
     this.dim = dim;
-    this.vectors = vectors;
-    this.kernel = kernel;
+    this.vectors = new RightFactor(vectors, dim, dim, kernel);
     this.max = new Float64Array(2 * dim).fill(-Infinity);
     this.scaled = new Float64Array(2 * dim);
   }
 
   add(block: Matrix): this {
     const d = this.dim;
-    const p = multiply(block.data, block.rows, d, this.vectors, d, this.kernel);
+    const p = this.vectors.times(block.data, block.rows);
     for (let r = 0; r < block.rows; r++) {
       for (let k = 0; k < d; k++) {
         const v = p[r * d + k];

@@ -10,9 +10,9 @@
  *   variance are dropped, so the output has r ≤ d dimensions and covariance I_r).
  */
 import type { Matrix } from '../backend/matrix.js';
-import { multiply } from '../backend/gemm.js';
 import { UserError } from '../errors.js';
-import type { CovarianceAccumulator, ProductKernel } from './covariance.js';
+import type { CovarianceAccumulator } from './covariance.js';
+import { FLOAT64, RightFactor, type ProductKernel } from './product-kernel.js';
 import { symmetricEigen } from './eigen.js';
 
 export type TransformSpec = { kind: 'none' } | { kind: 'center' } | { kind: 'abtt'; components: number } | { kind: 'whiten' };
@@ -44,7 +44,7 @@ export function transformNeedsCovariance(spec: TransformSpec): boolean {
   return spec.kind === 'abtt' || spec.kind === 'whiten';
 }
 
-export function fitTransform(spec: TransformSpec, stats: TransformStats, kernel: ProductKernel = { kind: 'float64' }): FittedTransform {
+export function fitTransform(spec: TransformSpec, stats: TransformStats, kernel: ProductKernel = FLOAT64): FittedTransform {
   const d = stats.dim, mean = Float64Array.from(stats.mean);
   const centre = (block: Matrix): Float64Array => {
     const out = new Float64Array(block.rows * d);
@@ -79,8 +79,9 @@ export function fitTransform(spec: TransformSpec, stats: TransformStats, kernel:
     projection = new Float64Array(d * outDim);
     for (let i = 0; i < d; i++) for (let k = 0; k < outDim; k++) projection[i * outDim + k] = u[i * d + k] / Math.sqrt(values[k]);
   }
+  const factor = new RightFactor(projection, d, outDim, kernel);
   return {
     spec, inDim: d, outDim,
-    apply: (b) => ({ data: multiply(centre(b), b.rows, d, projection, outDim, kernel), rows: b.rows, cols: outDim }),
+    apply: (b) => ({ data: factor.times(centre(b), b.rows), rows: b.rows, cols: outDim }),
   };
 }
