@@ -1,11 +1,13 @@
 /**
- * Extraction throughput (tokens/s): repgeom's tfjs encoder against the same BERT forward in
- * Debian's PyTorch (bench/python/extract_torch.py: eval mode, no_grad, float32, every hidden state
- * copied to numpy), on the same shapes, in the same run. Two models: tiny-bert-mlm from ../shared
- * (2 layers, hidden 128) and a BERT-base-shaped model with random weights (12 layers, hidden 768),
- * written once to bench/out/bert-base-random. Inputs: random token ids, full attention masks,
- * sequence length 128, batch 32. repgeom runs in-process (one wasm thread) and with one worker
- * thread per core (as `extract` does by default); PyTorch with 1 thread and with all cores.
+ * Extraction throughput (tokens/s): repgeom's encoder (CPU path: products layer + SIMD kernels)
+ * against the same BERT forward in Debian's PyTorch (bench/python/extract_torch.py: eval mode,
+ * no_grad, float32, every hidden state copied to numpy), on the same shapes, in the same run. Two
+ * models: tiny-bert-mlm from ../shared (2 layers, hidden 128) and a BERT-base-shaped model with
+ * random weights (12 layers, hidden 768), written once to bench/out/bert-base-random. Inputs:
+ * random token ids, full attention masks, sequence length 128, batch 32. repgeom runs with each
+ * products implementation (the system BLAS when it loads, our wasm kernel): in-process with the
+ * products on every core, and with one worker thread per core (single-threaded products each, as
+ * `extract` does by default); PyTorch with 1 thread and with all cores.
  *
  *     node --import tsx bench/extract.ts          (or: npm run bench -- extract)
  *     BENCH_EXTRACT_BATCHES=2 ...                  batches timed per configuration (default 8 tiny, 2 base)
@@ -19,6 +21,7 @@ import { EncoderPool } from '../src/models/encoder-pool.js';
 import { writeSafetensors } from '../src/io/safetensors.js';
 import { initialBertTensors } from '../src/models/init.js';
 import { Rng } from '../src/metrics/sample.js';
+import { configureProducts, describeProducts } from '../src/backend/products/index.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const OUT = resolve(ROOT, 'bench', 'out');
@@ -50,7 +53,9 @@ function randomBatch(vocab: number, seed: number): EncoderInputs {
   };
 }
 
-async function ours(dir: string, batches: number, workers: number): Promise<number> {
+async function ours(dir: string, batches: number, workers: number, blas: string): Promise<number> {
+  process.env.REPGEOM_BLAS = blas; // worker threads read it when they start
+  configureProducts({ blas, threads: cores });
   const vocab = JSON.parse(await import('node:fs').then((fs) => fs.readFileSync(resolve(dir, 'config.json'), 'utf8'))).vocab_size as number;
   const inputs = Array.from({ length: batches + workers }, (_, i) => randomBatch(vocab, i));
   if (workers === 1) {
@@ -88,15 +93,21 @@ writeRandomBase(base);
 models.push(['BERT-base shape, random weights (12 layers, hidden 768)', base, Number(process.env.BENCH_EXTRACT_BATCHES ?? 2)]);
 
 for (const [name, dir, batches] of models) {
-  const single = await ours(dir, batches, 1);
-  const parallel = cores > 1 ? await ours(dir, batches * cores, cores) : single;
   const torch1 = torch(dir, batches, 1);
   const torchAll = torch(dir, batches, cores);
   const r = (x: number | null) => (x === null ? null : Number(x.toFixed(1)));
-  record({
-    model: name, seqLen: SEQ, batch: BATCH,
-    repgeomTokensPerS1Thread: r(single), repgeomTokensPerSWorkers: r(parallel), workers: cores,
-    torchTokensPerS1Thread: r(torch1), torchTokensPerSAllThreads: r(torchAll), torchThreads: cores,
-    torchOverRepgeom: torchAll === null ? null : Number((torchAll / parallel).toFixed(2)),
-  });
+  for (const blas of ['auto', 'wasm']) {
+    const inProcess = await ours(dir, batches, 1, blas);
+    const products = describeProducts();
+    if (blas === 'auto' && products.startsWith('wasm')) continue; // no system BLAS: the wasm row covers it
+    const workers = cores > 1 ? await ours(dir, batches * cores, cores, blas) : inProcess;
+    const best = Math.max(inProcess, workers);
+    record({
+      model: name, seqLen: SEQ, batch: BATCH, products,
+      repgeomTokensPerSInProcess: r(inProcess), repgeomTokensPerSWorkers: r(workers), workers: cores,
+      torchTokensPerS1Thread: r(torch1), torchTokensPerSAllThreads: r(torchAll), torchThreads: cores,
+      // time ratio: repgeom's best configuration against PyTorch on every core (1.0 = as fast)
+      repgeomTimeOverTorch: torchAll === null ? null : Number((torchAll / best).toFixed(2)),
+    });
+  }
 }

@@ -5,7 +5,9 @@
  * 1,000,000 × 768 Arrow run (time and peak memory), and the eigen-solver.
  *
  *     npm run bench                       everything
- *     npm run bench -- compute process    only some sections (compute, process, stream, eigen, extract)
+ *     npm run bench -- compute process    only some sections (compute, process, stream, eigen, extract,
+ *                                          gemm, fastfood, train-kernels)
+ *     REPGEOM_BLAS=wasm npm run bench -- compute process    the same on our wasm kernel instead of the system BLAS
  *     BENCH_STREAM_ROWS=200000 npm run bench -- stream
  *
  * Compute times are the best of 3 runs after a warm-up, in this process. Whole-process times are
@@ -37,7 +39,7 @@ const OUT = resolve(ROOT, 'bench', 'out');
 const CLI = resolve(ROOT, 'dist', 'cli', 'main.js');
 const PYTHON = '/usr/bin/python3';
 const N = 10_000, D = 768;
-const sections = new Set(process.argv.slice(2).length ? process.argv.slice(2) : ['compute', 'process', 'stream', 'eigen', 'extract']);
+const sections = new Set(process.argv.slice(2).length ? process.argv.slice(2) : ['compute', 'process', 'stream', 'eigen', 'extract', 'gemm', 'fastfood', 'train-kernels']);
 const results: Record<string, unknown>[] = [];
 
 function record(row: Record<string, unknown>): void {
@@ -158,16 +160,20 @@ async function main(): Promise<void> {
     if (process.env.BENCH_KEEP !== '1') rmSync(arrowPath);
   }
 
-  if (sections.has('eigen')) {
-    console.log('## symmetric eigen-solver (bench/eigen.ts)');
-    const p = spawnSync(process.execPath, ['--import', 'tsx', resolve(ROOT, 'bench', 'eigen.ts')], { encoding: 'utf8' });
-    for (const line of p.stdout.split('\n')) if (line.startsWith('{')) record({ section: 'eigen', ...JSON.parse(line) });
-  }
-  if (sections.has('extract')) {
-    console.log('## extraction throughput vs PyTorch (bench/extract.ts)');
-    const p = spawnSync(process.execPath, ['--import', 'tsx', resolve(ROOT, 'bench', 'extract.ts')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
-    if (p.status !== 0) throw new Error('bench/extract.ts failed');
-    for (const line of p.stdout.split('\n')) if (line.startsWith('{')) record(JSON.parse(line));
+  // Benchmarks of their own (each prints one JSON line per measurement): run them and keep the lines.
+  const scripts: [string, string, string][] = [
+    ['eigen', 'eigen.ts', 'symmetric eigen-solver'],
+    ['extract', 'extract.ts', 'extraction throughput vs PyTorch'],
+    ['gemm', 'gemm.ts', 'GFLOP/s of the products layer vs PyTorch and numpy'],
+    ['fastfood', 'fastfood.ts', 'Fastfood forward + adjoint vs PyTorch'],
+    ['train-kernels', 'train-kernels.ts', 'training kernels at BERT-base shapes'],
+  ];
+  for (const [section, script, title] of scripts) {
+    if (!sections.has(section)) continue;
+    console.log(`## ${title} (bench/${script})`);
+    const p = spawnSync(process.execPath, ['--import', 'tsx', resolve(ROOT, 'bench', script)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 26 });
+    if (p.status !== 0) throw new Error(`bench/${script} failed`);
+    for (const line of p.stdout.split('\n')) if (line.startsWith('{')) record({ section, ...JSON.parse(line) });
   }
   writeFileSync(resolve(OUT, 'results.json'), JSON.stringify({ date: new Date().toISOString(), cpu: os.cpus()[0].model, cores: os.cpus().length, productsBackend, results }, null, 2));
 }
