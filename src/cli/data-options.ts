@@ -5,7 +5,8 @@
 import * as fs from 'node:fs';
 import type { Argv } from 'yargs';
 import { TASKS, readDataset, type Dataset, type TaskName } from '../io/datasets.js';
-import { TOKEN_SELECTIONS, type ExtractOptions, type TokenSelection } from '../models/extract.js';
+import type { ExtractOptions } from '../models/extract.js';
+import { TOKEN_SELECTIONS, type TokenSelection } from '../models/token-selection.js';
 import { UserError } from '../errors.js';
 import type { CommandInputs } from '../io/safe-output.js';
 import { numberOption, parseIntegerList } from './common.js';

@@ -1,7 +1,5 @@
 /** `repgeom extract`: hidden states of every layer of a Hugging Face model over a dataset, to Arrow. */
 import type { Argv, ArgumentsCamelCase, CommandModule } from 'yargs';
-import { extractToFile } from '../models/extract.js';
-import { checkModel } from '../models/check.js';
 import { createProgress } from './progress.js';
 import { VERSION } from './common.js';
 import { planFileOutput } from '../io/safe-output.js';
@@ -24,6 +22,8 @@ export const extractCommand: CommandModule<object, ExtractArgs> = {
     const options = extractOptionsFromFlags(argv);
     const out = planFileOutput(argv.out, '--out', dataInputs(argv, [argv.model]));
     const dataset = readDataFlags(argv);
+    // The model code loads only when a command needs it: `repgeom measure` starts faster.
+    const [{ checkModel }, { extractToFile }] = await Promise.all([import('../models/check.js'), import('../models/extract.js')]);
     const model = await checkModel(argv.model, options, dataset.examples.length);
     for (const w of [...dataset.warnings, ...model.warnings]) process.stderr.write(`repgeom: warning: ${w}\n`);
     const progress = createProgress(process.stderr, argv.quiet, 'examples');

@@ -7,14 +7,12 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Argv, ArgumentsCamelCase, CommandModule } from 'yargs';
-import { extractToFile } from '../models/extract.js';
-import { checkModel, type CheckedModel } from '../models/check.js';
+import type { CheckedModel } from '../models/check.js';
 import type { Dataset } from '../io/datasets.js';
-import { buildReport, type CheckpointStates } from '../report/build.js';
-import { STATES_FOLDER, whyNotReportFolder, writeReportFiles } from '../report/write.js';
+import type { CheckpointStates } from '../report/build.js';
+import { STATES_FOLDER, whyNotReportFolder } from '../report/folder.js';
 import { StagedFolder, planFolderOutput } from '../io/safe-output.js';
 import type { Report, ReportData } from '../report/model.js';
-import { openArrowStates } from '../io/arrow.js';
 import { check } from '../errors.js';
 import { createProgress } from './progress.js';
 import { VERSION, parseIntegerList } from './common.js';
@@ -51,6 +49,7 @@ export const reportCommand: CommandModule<object, ReportArgs> = {
     if (models.length > 0) {
       const extract = extractOptionsFromFlags(argv);
       const dataset = readDataFlags(argv);
+      const { checkModel } = await import('../models/check.js');
       // Every folder is checked before the first model runs: a typo in the last costs nothing.
       const checked: CheckedModel[] = [];
       for (const model of models) checked.push(await checkModel(model, extract, dataset.examples.length));
@@ -60,6 +59,8 @@ export const reportCommand: CommandModule<object, ReportArgs> = {
     const staged = new StagedFolder(plan);
     try {
       const report = await buildFromFlags(argv, { source, statesFiles, measureOptions, layers, out: staged.dir });
+      // The page renderer (vega) loads only here: the other commands start faster without it.
+      const { writeReportFiles } = await import('../report/write.js');
       await writeReportFiles(staged.dir, report);
       staged.commit();
       process.stdout.write(summaryText(report, argv.out));
@@ -89,6 +90,7 @@ async function buildFromFlags(argv: ReportArgs, run: {
   let data: ReportData;
   if (source) {
     const { models, checked, extract, dataset } = source;
+    const { extractToFile } = await import('../models/extract.js');
     const names = checkpointNames(models);
     fs.mkdirSync(path.join(out, STATES_FOLDER));
     const extractProgress = createProgress(process.stderr, argv.quiet, 'examples');
@@ -108,6 +110,7 @@ async function buildFromFlags(argv: ReportArgs, run: {
     checkpoints = statesFiles.map((f, i) => ({ name: names[i], modelPath: null, modelType: null, states: f }));
     data = await dataFromStates(statesFiles[0]);
   }
+  const { buildReport } = await import('../report/build.js');
   const report = await buildReport({
     title: argv.title ?? defaultTitle(checkpoints, data), version: VERSION, reportDir: out, data, checkpoints,
     measureOptions: { ...measureOptions, layers },
@@ -143,6 +146,7 @@ export function checkpointNames(paths: string[]): string[] {
 async function dataFromStates(file: string): Promise<ReportData> {
   const nothing: ReportData = { path: file, task: null, split: null, examples: null, tokens: null, maxLength: null };
   if (!file.endsWith('.arrow')) return nothing;
+  const { openArrowStates } = await import('../io/arrow.js');
   const m = (await openArrowStates(file)).metadata;
   const tokens = m['repgeom.tokens'];
   return {

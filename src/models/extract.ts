@@ -21,8 +21,9 @@ import type { EncodedBatch, TextExample, Tokenizer } from './tokenizer.js';
 import type { EncoderConfig } from './config.js';
 import { checkModel, type CheckedModel } from './check.js';
 
-export const TOKEN_SELECTIONS = ['all', 'cls', 'mean'] as const;
-export type TokenSelection = (typeof TOKEN_SELECTIONS)[number];
+import type { TokenSelection } from './token-selection.js';
+
+export { TOKEN_SELECTIONS, type TokenSelection } from './token-selection.js';
 
 export interface ExtractOptions {
   /** Hidden states to write (HF numbering); default all 0..L. */
