@@ -13,7 +13,6 @@
 import * as nodePath from 'node:path';
 import { UserError } from '../errors.js';
 import { takeRows, type Matrix } from '../backend/matrix.js';
-import { openArrowSource } from './arrow-source.js';
 import { openNpySource, openNpzSource, openSafetensorsSource, type LayerSource, type RawBlock } from './layer-source.js';
 
 export type HiddenStatesFormat = 'npy' | 'npz' | 'safetensors' | 'arrow';
@@ -73,10 +72,15 @@ const OPENERS: Record<string, (path: string) => Promise<LayerSource>> = {
   '.npy': openNpySource,
   '.npz': openNpzSource,
   '.safetensors': openSafetensorsSource,
-  '.arrow': openArrowSource,
-  '.feather': openArrowSource,
-  '.ipc': openArrowSource,
+  '.arrow': openArrowSourceLazily,
+  '.feather': openArrowSourceLazily,
+  '.ipc': openArrowSourceLazily,
 };
+
+/** apache-arrow takes a fifth of a second to load: only when an Arrow file is read. */
+async function openArrowSourceLazily(path: string): Promise<LayerSource> {
+  return (await import('./arrow-source.js')).openArrowSource(path);
+}
 
 export async function openHiddenStates(path: string): Promise<HiddenStates> {
   const ext = nodePath.extname(path).toLowerCase();

@@ -3,12 +3,17 @@
  * archive is read whole into memory (zip members may be deflated, so ranges cannot be served
  * from disk); use .npy, .safetensors or .arrow for inputs larger than memory.
  */
-import { unzipSync, zipSync, type Zippable } from 'fflate';
+import { createRequire } from 'node:module';
+import type { Zippable } from 'fflate';
 import { UserError } from '../errors.js';
 import type { FloatArray } from '../backend/matrix.js';
 import { openForReading, readExactly, writeFileAtomic } from './file-io.js';
 import { decodeNpyImage, encodeNpy, type NpyArray } from './npy.js';
 import { shownName } from './json-limits.js';
+
+/** fflate loads only when an .npz is read or written (a tenth of a second off every other start). */
+let zip: typeof import('fflate') | undefined;
+const fflate = (): typeof import('fflate') => (zip ??= createRequire(import.meta.url)('fflate') as typeof import('fflate'));
 
 export interface NpzMember extends NpyArray {
   /** Member name without the `.npy` suffix, as numpy.load shows it (`arr_0`, or the keyword). */
@@ -64,7 +69,7 @@ export async function readNpz(path: string): Promise<NpzMember[]> {
   try {
     // The filter sees each member's declared sizes before it is inflated (into a buffer of exactly
     // the declared size: fflate never writes past it, so a member lying low is cut, not grown).
-    files = unzipSync(bytes, {
+    files = fflate().unzipSync(bytes, {
       filter: ({ name, size: packed, originalSize, compression }) => {
         if (compression !== 0 && compression !== 8) {
           throw new UserError(`${path}: member '${short(name)}' uses zip compression method ${compression}; numpy.savez writes stored or deflated members: re-save it`);
@@ -122,5 +127,5 @@ export function writeNpz(
     image.set(body, header.byteLength);
     zippable[`${name}.npy`] = [image, { level }];
   }
-  writeFileAtomic(path, [zipSync(zippable)]);
+  writeFileAtomic(path, [fflate().zipSync(zippable)]);
 }
