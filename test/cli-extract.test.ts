@@ -13,7 +13,7 @@ import { tableFromIPC } from 'apache-arrow';
 import { Encoder } from '../src/models/encoder.js';
 import { loadTokenizer } from '../src/models/tokenizer.js';
 import { readDataset } from '../src/io/datasets.js';
-import { repgeom } from './helpers/cli.js';
+import { expectUserError, repgeom } from './helpers/cli.js';
 import { SHARED } from './helpers/fixtures.js';
 
 const TINY = path.resolve(SHARED, 'models', 'tiny-bert-mlm');
@@ -35,16 +35,6 @@ function ok(args: string[]) {
   const r = repgeom(args);
   assert.equal(r.status, 0, r.stderr);
   return r;
-}
-
-/** A user error: exit 2, one line on stderr starting with "repgeom:", no stack trace. */
-function userError(args: string[], pattern: RegExp): void {
-  const r = repgeom(args);
-  assert.equal(r.status, 2, `exit status (stderr: ${r.stderr})`);
-  const lines = r.stderr.trim().split('\n').filter((l) => !l.startsWith('repgeom: warning'));
-  assert.equal(lines.length, 1, r.stderr);
-  assert.match(lines[0], /^repgeom: /);
-  assert.match(lines[0], pattern);
 }
 
 test('extract --tokens all: every non-special token of every layer, equal to the encoder\'s hidden states', async () => {
@@ -152,35 +142,35 @@ test('bad input: one line, exit status 2, no output file', () => {
   fs.mkdirSync(noConfig);
   const arrow = out('bad.arrow');
   const base = ['extract', '--data', SST2, '--out', arrow, '--quiet'];
-  userError([...base, '--model', noConfig], /no config\.json/);
+  expectUserError(repgeom([...base, '--model', noConfig]), /no config\.json/);
   const noWeights = out('no-weights');
   fs.mkdirSync(noWeights);
   for (const f of ['config.json', 'vocab.txt', 'tokenizer_config.json']) fs.copyFileSync(path.join(TINY, f), path.join(noWeights, f));
-  userError([...base, '--model', noWeights], /no model\.safetensors/);
+  expectUserError(repgeom([...base, '--model', noWeights]), /no model\.safetensors/);
   const unknown = out('unknown');
   fs.mkdirSync(unknown);
   fs.writeFileSync(path.join(unknown, 'config.json'), JSON.stringify({ model_type: 't5' }));
-  userError([...base, '--model', unknown], /model_type 't5' is not supported/);
+  expectUserError(repgeom([...base, '--model', unknown]), /model_type 't5' is not supported/);
   const smallVocab = out('small-vocab');
   fs.mkdirSync(smallVocab);
   const config = JSON.parse(fs.readFileSync(path.join(TINY, 'config.json'), 'utf8'));
   fs.writeFileSync(path.join(smallVocab, 'config.json'), JSON.stringify({ ...config, vocab_size: 1000 }));
   fs.copyFileSync(path.join(TINY, 'tokenizer.json'), path.join(smallVocab, 'tokenizer.json'));
-  userError([...base, '--model', smallVocab], /30522 tokens but the model's vocab_size is 1000/);
-  userError([...base, '--model', TINY, '--max-length', '600'], /--max-length 600 is larger than the model's 512 positions/);
+  expectUserError(repgeom([...base, '--model', smallVocab]), /30522 tokens but the model's vocab_size is 1000/);
+  expectUserError(repgeom([...base, '--model', TINY, '--max-length', '600']), /--max-length 600 is larger than the model's 512 positions/);
   const empty = out('empty.txt');
   fs.writeFileSync(empty, '');
-  userError(['extract', '--model', TINY, '--data', empty, '--out', arrow, '--quiet'], /no examples/);
+  expectUserError(repgeom(['extract', '--model', TINY, '--data', empty, '--out', arrow, '--quiet']), /no examples/);
   const jsonl = out('data.jsonl');
   fs.writeFileSync(jsonl, '{"sentence": "a b c"}\n');
-  userError(['extract', '--model', TINY, '--data', jsonl, '--text-field', 'text', '--out', arrow, '--quiet'], /'text'.*sentence/);
-  userError(['extract', '--model', TINY, '--data', SST2, '--layers', '5', '--out', arrow, '--quiet'], /layer 5 does not exist; the model has hidden states 0\.\.2/);
-  userError(['extract', '--model', TINY, '--data', SST2, '--out', path.join(tmp, 'nowhere', 'x.arrow'), '--quiet'], /does not exist/);
-  userError(['report', '--data', SST2, '--out', out('r')], /either --model \(with --data\) or --states/);
+  expectUserError(repgeom(['extract', '--model', TINY, '--data', jsonl, '--text-field', 'text', '--out', arrow, '--quiet']), /'text'.*sentence/);
+  expectUserError(repgeom(['extract', '--model', TINY, '--data', SST2, '--layers', '5', '--out', arrow, '--quiet']), /layer 5 does not exist; the model has hidden states 0\.\.2/);
+  expectUserError(repgeom(['extract', '--model', TINY, '--data', SST2, '--out', path.join(tmp, 'nowhere', 'x.arrow'), '--quiet']), /does not exist/);
+  expectUserError(repgeom(['report', '--data', SST2, '--out', out('r')]), /either --model \(with --data\) or --states/);
   // A failure in the middle of a run (an example with no tokens to average) leaves no file behind.
   const blank = out('blank.jsonl');
   fs.writeFileSync(blank, ['{"text": "fine"}', '{"text": ""}'].join('\n'));
-  userError(['extract', '--model', TINY, '--data', blank, '--tokens', 'mean', '--out', arrow, '--quiet'], /no tokens left to average/);
+  expectUserError(repgeom(['extract', '--model', TINY, '--data', blank, '--tokens', 'mean', '--out', arrow, '--quiet']), /no tokens left to average/);
   assert.deepEqual(fs.readdirSync(tmp).filter((f) => f.startsWith('bad.arrow')), [], 'no output or temporary file');
 });
 
@@ -198,7 +188,7 @@ test('extract with a RoBERTa checkpoint and its tokenizer.json: <s>/</s> left ou
   assert.ok(!rows.tokenId.includes(0) && !rows.tokenId.includes(2), 'no <s> (0) or </s> (2)');
   assert.equal(Math.min(...rows.position), 1, 'position 0 is <s>');
   assert.equal(rows.metadata.get('repgeom.model_type'), 'roberta');
-  userError(['extract', '--model', dir, '--data', text, '--max-length', '17', '--out', out('roberta2.arrow'), '--quiet'], /--max-length 17 is larger than the model's 16 positions/);
+  expectUserError(repgeom(['extract', '--model', dir, '--data', text, '--max-length', '17', '--out', out('roberta2.arrow'), '--quiet']), /--max-length 17 is larger than the model's 16 positions/);
 });
 
 test('the embedded default (data/default, what npm start reports on) loads and reports offline', () => {
@@ -231,12 +221,12 @@ test('bad weights through the command line: missing, misshapen, truncated — on
   };
   const args = (dir: string) => ['extract', '--model', dir, '--data', text, '--max-length', '16', '--out', out(`${path.basename(dir)}.arrow`), '--quiet'];
   ok(args(make('letters-ok', (t) => t)));
-  userError(args(make('letters-missing', (t) => t.filter((x) => x.name !== 'bert.embeddings.LayerNorm.weight'))), /missing 1 tensor\(s\).*'bert\.embeddings\.LayerNorm\.weight'/);
-  userError(args(make('letters-misshapen', (t) => t.map((x) => (x.name === 'bert.encoder.layer.0.output.dense.weight' ? { ...x, shape: [x.shape[1], x.shape[0]] } : x)))), /'bert\.encoder\.layer\.0\.output\.dense\.weight' has shape \[16, 8\] but config\.json implies \[8, 16\]/);
+  expectUserError(repgeom(args(make('letters-missing', (t) => t.filter((x) => x.name !== 'bert.embeddings.LayerNorm.weight')))), /missing 1 tensor\(s\).*'bert\.embeddings\.LayerNorm\.weight'/);
+  expectUserError(repgeom(args(make('letters-misshapen', (t) => t.map((x) => (x.name === 'bert.encoder.layer.0.output.dense.weight' ? { ...x, shape: [x.shape[1], x.shape[0]] } : x))))), /'bert\.encoder\.layer\.0\.output\.dense\.weight' has shape \[16, 8\] but config\.json implies \[8, 16\]/);
   const truncated = make('letters-truncated', (t) => t);
   const file = path.join(truncated, 'model.safetensors');
   fs.truncateSync(file, fs.statSync(file).size - 64);
-  userError(args(truncated), /truncated/);
+  expectUserError(repgeom(args(truncated)), /truncated/);
   assert.ok(!fs.existsSync(out('letters-truncated.arrow')));
 });
 

@@ -12,7 +12,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import yargs, { type Argv } from 'yargs';
 import { tableFromIPC } from 'apache-arrow';
-import { repgeom, type CliResult } from './helpers/cli.js';
+import { expectUserError, repgeom, type CliResult } from './helpers/cli.js';
 import { SHARED } from './helpers/fixtures.js';
 import { throwsUser } from './helpers/errors.js';
 import { checkRepeatedFlags, parseIntegerList, parseNumberFlag } from '../src/cli/common.js';
@@ -33,17 +33,6 @@ const POINTS = at('points.npy');
   const padded = header + ' '.repeat(64 - ((10 + header.length + 1) % 64)) + '\n';
   const data = Float64Array.from({ length: 36 }, (_, i) => Math.sin(i * 1.3) * 3 + (i % 3));
   fs.writeFileSync(POINTS, Buffer.concat([Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0, padded.length, 0]), Buffer.from(padded), Buffer.from(data.buffer)]));
-}
-
-/** A user error: exit 2, one line on stderr starting with "repgeom:", no stack trace, nothing on stdout. */
-function userError(r: CliResult, pattern: RegExp): void {
-  assert.equal(r.status, 2, `exit status ${r.status}; stderr: ${r.stderr}`);
-  const lines = r.stderr.trim().split('\n');
-  assert.equal(lines.length, 1, `one line expected, got:\n${r.stderr}`);
-  assert.match(lines[0], /^repgeom: /);
-  assert.doesNotMatch(lines[0], /\bat .*:\d+:\d+/, 'no stack trace');
-  assert.match(lines[0], pattern);
-  assert.equal(r.stdout, '');
 }
 
 function ok(r: CliResult): CliResult {
@@ -147,7 +136,7 @@ describe('strict flags through the command line', () => {
       /^repgeom: --c0 identiy: not 'self' or 'identity', and no such file; give --c0 self, --c0 identity or a d×d \.npy file$/],
   ];
   for (const [name, args, pattern] of cases) {
-    test(name, () => userError(repgeom(args), pattern));
+    test(name, () => expectUserError(repgeom(args), pattern));
   }
 
   test('nothing is written by a refused command line', () => {
@@ -193,7 +182,7 @@ describe('model checks through the command line', () => {
     ];
     for (const [bad, pattern] of cases) {
       const out = at(`report-${path.basename(bad)}`);
-      userError(repgeom(['report', '--model', `${TINY},${path.join(TINY, 'checkpoint-250')},${bad}`, '--data', SIX, '--out', out, '--quiet']), pattern);
+      expectUserError(repgeom(['report', '--model', `${TINY},${path.join(TINY, 'checkpoint-250')},${bad}`, '--data', SIX, '--out', out, '--quiet']), pattern);
       assert.ok(!fs.existsSync(out), `${out}: nothing created, no states file for the first model`);
     }
   });
@@ -206,7 +195,7 @@ describe('model checks through the command line', () => {
       return copy;
     });
     const out = at('nan.arrow');
-    userError(repgeom(['extract', '--model', dir, '--data', SIX, '--out', out, '--quiet']),
+    expectUserError(repgeom(['extract', '--model', dir, '--data', SIX, '--out', out, '--quiet']),
       /tensor 'bert\.encoder\.layer\.1\.output\.dense\.weight' holds 1 NaN\/Inf value\(s\), the first NaN at \[3, 7\]; the checkpoint is corrupt/);
     assert.ok(!fs.existsSync(out));
   });

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync, existsSync, readFileSync, copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { repgeom, type CliResult } from './helpers/cli.js';
+import { expectUserError, repgeom, type CliResult } from './helpers/cli.js';
 import { EXPECTED, fixturePath, loadFixture, relativeError } from './helpers/fixtures.js';
 import { writeNpy } from '../src/io/npy.js';
 import { writeSafetensors } from '../src/io/safetensors.js';
@@ -16,16 +16,6 @@ import { createArrowWriter } from '../src/io/arrow.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'repgeom-cli-'));
 const path = (name: string) => join(dir, name);
-
-function expectUserError(r: CliResult, pattern: RegExp): void {
-  assert.equal(r.status, 2, `exit status ${r.status}; stderr: ${r.stderr}`);
-  const text = r.stderr.trim();
-  assert.equal(text.split('\n').length, 1, `one line expected, got:\n${text}`);
-  assert.match(text, /^repgeom: /);
-  assert.doesNotMatch(text, /\bat .*:\d+:\d+/, 'no stack trace');
-  assert.match(text, pattern);
-  assert.equal(r.stdout, '');
-}
 
 describe('measure on the fixtures', () => {
   test('JSON keys and values equal the reference implementations', async () => {

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { repgeom, type CliResult } from './helpers/cli.js';
+import { expectUserError, repgeom, type CliResult } from './helpers/cli.js';
 import { gaussianMatrix, assertRelClose } from './helpers/fixtures.js';
 import { writeNpy } from '../src/io/npy.js';
 import { accumulate } from '../src/metrics/covariance.js';
@@ -19,16 +19,6 @@ import { CosineAccumulator } from '../src/metrics/cosine.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'repgeom-degenerate-'));
 const path = (name: string) => join(dir, name);
-
-function expectUserError(r: CliResult, pattern: RegExp): void {
-  assert.equal(r.status, 2, `exit status ${r.status}; stderr: ${r.stderr}`);
-  const text = r.stderr.trim();
-  assert.equal(text.split('\n').length, 1, `one line expected, got:\n${text}`);
-  assert.match(text, /^repgeom: /);
-  assert.doesNotMatch(text, /\bat .*:\d+:\d+/, 'no stack trace');
-  assert.match(text, pattern);
-  assert.equal(r.stdout, '');
-}
 
 function measureJson(args: string[], env: Record<string, string> = {}) {
   const r = repgeom(['measure', ...args, '--quiet'], env);

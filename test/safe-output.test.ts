@@ -12,7 +12,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { OutputFile, StagedFolder, planFileOutput, planFolderOutput, writeOutputFile } from '../src/io/safe-output.js';
 import { whyNotReportFolder } from '../src/report/write.js';
 import { throwsUser } from './helpers/errors.js';
-import { repgeom, type CliResult } from './helpers/cli.js';
+import { expectUserError, repgeom, type CliResult } from './helpers/cli.js';
 import { fixturePath } from './helpers/fixtures.js';
 
 const MAIN = path.resolve(import.meta.dirname, '..', 'src', 'cli', 'main.ts');
@@ -23,14 +23,6 @@ const FIXTURE = fixturePath('aniso_outliers_n2000_d50');
 
 const fresh = () => fs.mkdtempSync(path.join(os.tmpdir(), 'repgeom-out-'));
 const temporaries = (dir: string) => fs.readdirSync(dir).filter((f) => /\.(tmp|old)-\d+$/.test(f));
-
-function expectUserError(r: CliResult, pattern: RegExp): void {
-  assert.equal(r.status, 2, `exit status ${r.status}; stderr: ${r.stderr}`);
-  const text = r.stderr.trim();
-  assert.equal(text.split('\n').length, 1, `one line expected, got:\n${text}`);
-  assert.doesNotMatch(text, /\bat .*:\d+:\d+/, 'no stack trace');
-  assert.match(text, pattern);
-}
 
 describe('file outputs: plans', () => {
   test('refused before any work: empty path, missing parent, a folder, an input, inside an input folder', () => {

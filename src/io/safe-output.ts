@@ -246,21 +246,27 @@ function processAlive(pid: number): boolean {
   }
 }
 
-/** Remove `.name.tmp-<pid>` left beside `target` by a process that is gone (killed with SIGKILL, say). */
-function removeStaleTemporaries(target: string): void {
+/** `.name.<tag>-<pid>` entries beside `target` whose process is gone (killed with SIGKILL, say). */
+function leftByDeadProcesses(target: string, tag: 'tmp' | 'old'): string[] {
   const dir = nodePath.dirname(target);
-  const prefix = `.${nodePath.basename(target)}.tmp-`;
+  const prefix = `.${nodePath.basename(target)}.${tag}-`;
   let names: string[];
   try {
     names = fs.readdirSync(dir);
   } catch {
-    return;
+    return [];
   }
-  for (const name of names) {
-    if (!name.startsWith(prefix)) continue;
-    const pid = Number(name.slice(prefix.length));
-    if (Number.isInteger(pid) && pid > 0 && !processAlive(pid)) removeQuietly(nodePath.join(dir, name));
-  }
+  return names
+    .filter((name) => {
+      const pid = Number(name.slice(prefix.length));
+      return name.startsWith(prefix) && Number.isInteger(pid) && pid > 0 && !processAlive(pid);
+    })
+    .map((name) => nodePath.join(dir, name));
+}
+
+/** Remove the temporaries a dead process left beside `target`. */
+function removeStaleTemporaries(target: string): void {
+  for (const p of leftByDeadProcesses(target, 'tmp')) removeQuietly(p);
 }
 
 /**
@@ -269,19 +275,7 @@ function removeStaleTemporaries(target: string): void {
  * is removed.
  */
 function restoreInterruptedSwap(target: string): void {
-  const dir = nodePath.dirname(target);
-  const prefix = `.${nodePath.basename(target)}.old-`;
-  let names: string[];
-  try {
-    names = fs.readdirSync(dir);
-  } catch {
-    return;
-  }
-  for (const name of names) {
-    if (!name.startsWith(prefix)) continue;
-    const pid = Number(name.slice(prefix.length));
-    if (!Number.isInteger(pid) || processAlive(pid)) continue;
-    const old = nodePath.join(dir, name);
+  for (const old of leftByDeadProcesses(target, 'old')) {
     if (lstatOrNull(target) === null) fs.renameSync(old, target);
     else removeQuietly(old);
   }
