@@ -74,6 +74,12 @@ export interface EmbeddingTables {
   projection: Linear | null;
   /** E */
   width: number;
+  /**
+   * Rows whose gradient stays 0, as torch's nn.Embedding(padding_idx): the pad token's word
+   * embedding (every architecture) and RoBERTa's padding position.
+   */
+  wordPaddingRow: number;
+  positionPaddingRow: number | null;
 }
 
 export interface EmbeddingIds { word: Int32Array; position: Int32Array; tokenType: Int32Array | null }
@@ -106,6 +112,8 @@ export function embeddingsBackward(t: EmbeddingTables, saved: ReturnType<typeof 
   const dSum = normBackward(t.norm, saved.norm, dDropped);
   K.embeddingBackward(dSum, saved.ids.word, t.wordGrad, t.width);
   K.embeddingBackward(dSum, saved.ids.position, t.positionGrad, t.width);
+  t.wordGrad.fill(0, t.wordPaddingRow * t.width, (t.wordPaddingRow + 1) * t.width);
+  if (t.positionPaddingRow !== null) t.positionGrad.fill(0, t.positionPaddingRow * t.width, (t.positionPaddingRow + 1) * t.width);
   if (t.tokenTypeGrad && saved.ids.tokenType) K.embeddingBackward(dSum, saved.ids.tokenType, t.tokenTypeGrad, t.width);
 }
 

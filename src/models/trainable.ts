@@ -104,6 +104,8 @@ export class TrainableModel {
       norm: norm(pre + names.embeddingNorm),
       projection: names.embeddingProjection ? linear(pre + names.embeddingProjection, E, H) : null,
       width: E,
+      wordPaddingRow: config.padTokenId,
+      positionPaddingRow: config.positionsFromPadding ? config.padTokenId : null,
     };
     this.layers = p.layers.map((l) => ({
       qkv: { weight: l.qkvWeight, bias: l.qkvBias, weightGrad: l.qkvWeightGrad, biasGrad: l.qkvBiasGrad, inputs: H, outputs: 3 * H },
