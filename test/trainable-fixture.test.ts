@@ -21,6 +21,7 @@ import { TrainableModel, type TrainingBatch } from '../src/models/trainable.js';
 import { IStar } from '../src/regularizers/istar.js';
 import { CosReg } from '../src/regularizers/cosreg.js';
 import type { Regularizer } from '../src/regularizers/regularizer.js';
+import { refreshRegularizer } from '../src/train/step.js';
 
 const TRAINING = join(import.meta.dirname, 'fixtures', 'training');
 const MODEL = join(import.meta.dirname, '..', '..', 'shared', 'models', 'tiny-bert-mlm');
@@ -157,3 +158,19 @@ for (const kind of ['istar', 'cosreg'] as const) {
     console.log(`${kind}: dPenalty/dX error ${e.err.toExponential(2)}, parameter gradients ${worst.toExponential(2)}`);
   });
 }
+
+test('I-STAR C0 refreshed from eval-mode states equals the fixture’s C0 (layers 1..L, non-padding tokens, ddof 1)', async () => {
+  const { model, f, batch, config } = await setup('task');
+  const istar = new IStar({ lambda: -5, zeta: 0.2, c0: 'identity', layers: config.numLayers });
+  model.train();
+  refreshRegularizer(model, istar, [batch]);
+  assert.equal(model.training, true, 'the model is back in train mode');
+  const e = relativeToMax(istar.c0 as Float64Array, f.get('istar.c0')!);
+  assert.ok(e.err <= 1e-5, `C0 error ${e.err}`);
+  // With that C0 and λ = 0, the value is still measured (and no gradient is injected).
+  const zero = new IStar({ lambda: 0, zeta: 0.2, c0: istar.c0, layers: config.numLayers });
+  const p = zero.penalty(model.eval().forward(batch).hiddenStates, batch.attentionMask);
+  assert.ok(Math.abs(p.value - meta.values.istar.value) <= 1e-5, `${p.value} vs ${meta.values.istar.value}`);
+  assert.equal(p.loss, 0);
+  assert.ok(p.hiddenGrads.every((g) => g === null));
+});

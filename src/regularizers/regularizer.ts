@@ -7,6 +7,7 @@
  * at the batch's token positions (padding excluded unless `includePadding`, the released
  * I-STAR code's behaviour).
  */
+import { check } from '../errors.js';
 export interface PenaltyResult {
   /** λ·(the regularizer's term): what is added to the task loss. */
   loss: number;
@@ -70,5 +71,5 @@ export function scatterCloud(grad: Float64Array, states: number, layers: readonl
 }
 
 export function checkLambda(lambda: number): void {
-  if (!Number.isFinite(lambda)) throw new RangeError(`lambda ${lambda} is not a finite number`);
+  check(Number.isFinite(lambda), `--lambda must be a finite number, got ${lambda}`);
 }
