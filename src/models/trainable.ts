@@ -11,13 +11,13 @@
  * (resume, determinism) without saving any mask.
  */
 import { attentionMaskBias, type Dropout } from '../backend/train-kernels.js';
-import type { EncoderConfig } from './config.js';
+import { readConfig, type EncoderConfig } from './config.js';
 import { positionIds, type EncoderInputs } from './encoder.js';
 import { classifierBackward, classifierForward, mlmBackward, mlmForward, type ClassifierHead, type MlmHead } from './heads.js';
 import { embeddingsBackward, embeddingsForward, layerBackward, layerForward, type EmbeddingTables, type LayerDropouts, type LayerTensors, type Linear, type Norm } from './layer-pass.js';
 import { Parameters } from './parameters.js';
 import { TENSOR_NAMES, type HeadChoice } from './tensor-names.js';
-import type { EncoderWeights, LinearWeights, NormWeights } from './weights.js';
+import { loadWeights, readNamedTensors, type EncoderWeights, type LinearWeights, type NormWeights } from './weights.js';
 
 /** classification: `labels` classes (cross-entropy); regression: one output (MSE); mlm: masked LM. */
 export type HeadKind = { kind: 'classification'; labels: number } | { kind: 'regression' } | { kind: 'mlm' };
@@ -127,10 +127,29 @@ export class TrainableModel {
     };
   }
 
-  /** Copy a loaded checkpoint's body (and pooler, MLM head) into the parameters. */
-  loadEncoderWeights(w: EncoderWeights): void {
+  /**
+   * A model from a Hugging Face checkpoint folder: the body (and pooler, MLM head) as stored;
+   * head tensors the checkpoint holds under their HF names (e.g. `classifier.*` of a fine-tuned
+   * model) unless `newHead`; everything else new, as transformers initialises it, from `seed`.
+   */
+  static async fromCheckpoint(dir: string, head: HeadKind, options: { seed?: number; newHead?: boolean; dropout?: Partial<DropoutRates> } = {}): Promise<TrainableModel> {
+    const config = readConfig(dir);
+    const model = new TrainableModel(config, head, options);
+    const loaded = model.loadEncoderWeights(await loadWeights(dir, config));
+    const rest = model.params.list.filter((p) => !loaded.has(p.name));
+    const labels = head.kind === 'classification' ? `${head.labels} labels` : head.kind === 'regression' ? '1 output (regression)' : 'the masked-LM head';
+    const stored = options.newHead ? new Map<string, Float32Array>()
+      : await readNamedTensors(dir, rest, `the task needs ${labels}: pass --new-head to start a new head`);
+    model.params.load([...stored].map(([name, data]) => ({ name, data })));
+    model.params.initialise(options.seed ?? 0, new Set(rest.filter((p) => !stored.has(p.name)).map((p) => p.name)));
+    return model;
+  }
+
+  /** Copy a loaded checkpoint's body (and pooler, MLM head) into the parameters; returns the names set. */
+  loadEncoderWeights(w: EncoderWeights): Set<string> {
     const p = this.params, names = TENSOR_NAMES[this.config.family], pre = p.prefix;
-    const set = (name: string, data: Float32Array) => p.get(name).value.set(data);
+    const done = new Set<string>();
+    const set = (name: string, data: Float32Array) => { p.get(name).value.set(data); done.add(name); };
     const linear = (module: string, l: LinearWeights) => { set(`${module}.weight`, l.weight); set(`${module}.bias`, l.bias); };
     const norm = (module: string, n: NormWeights) => { set(`${module}.weight`, n.gamma); set(`${module}.bias`, n.beta); };
     set(`${pre}${names.word}.weight`, w.wordEmbeddings);
@@ -150,6 +169,7 @@ export class TrainableModel {
       norm(names.mlm.norm, w.mlm.norm);
       set(names.mlm.bias[0], w.mlm.decoderBias);
     }
+    return done;
   }
 
   train(): this { this.training = true; return this; }

@@ -197,6 +197,29 @@ export async function loadWeights(dir: string, config: EncoderConfig): Promise<E
   }
 }
 
+/**
+ * The tensors of `wanted` that the checkpoint holds (e.g. a classification head beside the
+ * encoder), read and checked against the given shapes; absent names are left out. `fix` ends
+ * the message of a shape mismatch (e.g. how to start a new head instead).
+ */
+export async function readNamedTensors(dir: string, wanted: readonly { name: string; shape: readonly number[] }[], fix: string): Promise<Map<string, Float32Array>> {
+  const store = await TensorStore.open(dir);
+  try {
+    const out = new Map<string, Float32Array>();
+    for (const { name, shape } of wanted) {
+      if (!store.has(name)) continue;
+      const actual = store.shape(name);
+      if (actual.length !== shape.length || actual.some((v, i) => v !== shape[i])) {
+        throw new UserError(`${store.fileOf(name)}: tensor '${name}' has shape [${actual.join(', ')}] but [${shape.join(', ')}] is needed here; ${fix}`);
+      }
+      out.set(name, await store.read(name, shape));
+    }
+    return out;
+  } finally {
+    await store.close();
+  }
+}
+
 /** Refuse, before reading, weights that cannot fit in the memory left (e.g. a config.json with absurd sizes). */
 export function checkWeightsFit(plan: WeightsPlan): void {
   const available = availableMemory();
