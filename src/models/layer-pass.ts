@@ -133,7 +133,7 @@ export interface LayerDropouts {
   attentionProbs: K.Dropout | null;
   /** After the attention output dense (BERT, RoBERTa, ALBERT; DistilBERT has none there). */
   attentionOutput: K.Dropout | null;
-  /** After the feed-forward output dense. */
+  /** After the feed-forward output dense (BERT, RoBERTa, DistilBERT; ALBERT has none there). */
   output: K.Dropout | null;
 }
 

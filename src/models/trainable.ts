@@ -204,7 +204,8 @@ export class TrainableModel {
       const d: LayerDropouts = {
         attentionProbs: drop(this.dropout.attention, STREAM.layer(index, 0)),
         attentionOutput: c.family === 'distilbert' ? null : drop(this.dropout.hidden, STREAM.layer(index, 1)),
-        output: drop(this.dropout.hidden, STREAM.layer(index, 2)),
+        // AlbertLayer defines a dropout but never applies it after its feed-forward.
+        output: c.family === 'albert' ? null : drop(this.dropout.hidden, STREAM.layer(index, 2)),
       };
       const pass = layerForward(this.layers[layer], x, maskBias, { batch: B, seqLen: T }, d);
       layers.push({ layer, pass });
