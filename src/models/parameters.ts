@@ -11,13 +11,15 @@
 import type { TensorToWrite } from '../io/safetensors.js';
 import type { EncoderConfig } from './config.js';
 import { initialValues, normalGenerator } from './init.js';
-import { layerNames, tensorSpecs, TENSOR_NAMES, type HeadChoice, type LayerNames, type TensorSpec } from './tensor-names.js';
+import { layerNames, tensorSpecs, TENSOR_NAMES, type HeadChoice, type InitKind, type LayerNames } from './tensor-names.js';
 
 export interface Parameter {
   name: string;
   shape: number[];
   value: Float32Array;
   grad: Float32Array;
+  /** How a fresh model fills it (transformers' _init_weights). */
+  init: InitKind;
   /** A LayerNorm weight or any bias: no weight decay under HF Trainer's rule. */
   noDecay: boolean;
 }
@@ -58,6 +60,7 @@ export class Parameters {
         name: spec.name, shape: spec.shape,
         value: f ? f.value.subarray(f.at, f.at + size) : new Float32Array(size),
         grad: f ? f.grad.subarray(f.at, f.at + size) : new Float32Array(size),
+        init: spec.init,
         noDecay: spec.name.endsWith('.bias') || spec.init === 'ones',
       };
       this.list.push(p);
@@ -88,8 +91,7 @@ export class Parameters {
     const word = this.prefix + TENSOR_NAMES[this.config.family].word + '.weight';
     for (const p of this.list) {
       if (names && !names.has(p.name)) continue;
-      const spec: TensorSpec = { name: p.name, shape: p.shape, init: p.noDecay ? (p.name.endsWith('.bias') ? 'zeros' : 'ones') : 'normal' };
-      p.value.set(initialValues(spec, normal, std));
+      p.value.set(initialValues(p, normal, std));
       if (p.name === word) {
         const E = this.config.embeddingSize, pad = this.config.padTokenId;
         p.value.fill(0, pad * E, (pad + 1) * E);
