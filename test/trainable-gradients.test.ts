@@ -17,6 +17,7 @@ import assert from 'node:assert/strict';
 import { normaliseConfig } from '../src/models/config.js';
 import { TrainableModel, type HeadKind, type TrainingBatch } from '../src/models/trainable.js';
 import { Rng } from '../src/metrics/sample.js';
+import { throwsUser } from './helpers/errors.js';
 
 const RAW: Record<string, Record<string, unknown>> = {
   bert: { model_type: 'bert', vocab_size: 30, hidden_size: 8, num_hidden_layers: 2, num_attention_heads: 2, intermediate_size: 12, max_position_embeddings: 8, type_vocab_size: 2, hidden_dropout_prob: 0.1, attention_probs_dropout_prob: 0.1 },
@@ -157,4 +158,19 @@ test('RoBERTa: the padding position row gets no gradient (padding_idx of its pos
   const pos = m.params.get('roberta.embeddings.position_embeddings.weight');
   assert.ok(pos.grad.subarray(8, 16).every((x) => x === 0), 'row 1 (padding_idx)');
   assert.ok(pos.grad.subarray(16, 24).some((x) => x !== 0), 'row 2 (the first token)');
+});
+
+test('lossScale scales the head gradient (gradient accumulation); a seed outside [0, 2^32) is refused', () => {
+  const m = model('bert', { kind: 'classification', labels: 2 });
+  const batch = batchFor('bert', { kind: 'classification', labels: 2 });
+  m.params.zeroGrads();
+  m.backward(m.forward(batch, 1));
+  const once = m.params.list.map((p) => Float32Array.from(p.grad));
+  m.params.zeroGrads();
+  m.backward(m.forward(batch, 1), { lossScale: 0.5 });
+  m.backward(m.forward(batch, 1), { lossScale: 0.5 });
+  m.params.list.forEach((p, i) => p.grad.forEach((g, j) => assert.ok(Math.abs(g - once[i][j]) <= 1e-6 * (1 + Math.abs(once[i][j])), p.name)));
+  const config = normaliseConfig(RAW.bert);
+  throwsUser(() => new TrainableModel(config, { kind: 'mlm' }, { seed: -1 }), /--seed must be a whole number/);
+  throwsUser(() => new TrainableModel(config, { kind: 'mlm' }, { seed: 2 ** 32 }), /--seed must be a whole number/);
 });

@@ -11,6 +11,7 @@
  * (resume, determinism) without saving any mask.
  */
 import { attentionMaskBias, type Dropout } from '../backend/train-kernels.js';
+import { check } from '../errors.js';
 import { readConfig, type EncoderConfig } from './config.js';
 import { positionIds, type EncoderInputs } from './encoder.js';
 import { classifierBackward, classifierForward, mlmBackward, mlmForward, type ClassifierHead, type MlmHead } from './heads.js';
@@ -77,6 +78,8 @@ export class TrainableModel {
     this.config = config;
     this.head = head;
     this.seed = options.seed ?? 0;
+    // The seed keys every dropout mask, whose key words are 32-bit.
+    check(Number.isInteger(this.seed) && this.seed >= 0 && this.seed < 2 ** 32, `--seed must be a whole number in [0, 2^32), got ${this.seed}`);
     this.dropout = { ...dropoutRates(config), ...options.dropout };
     const heads: HeadChoice = {
       prefix: options.prefix,
