@@ -37,10 +37,12 @@ function newModel(seed: number): TrainableModel {
   return m;
 }
 
+/** Accuracy of eval-mode predictions (a forward without labels: logits only). */
 function accuracy(m: TrainableModel, batch: TrainingBatch): number {
-  const { logits } = m.eval().forward(batch);
+  const { logits, loss } = m.eval().forward({ ...batch, labels: undefined });
+  assert.ok(Number.isNaN(loss));
   let right = 0;
-  for (let b = 0; b < batch.batch; b++) right += Number((logits[2 * b + 1] > logits[2 * b] ? 1 : 0) === batch.labels[b]);
+  for (let b = 0; b < batch.batch; b++) right += Number((logits[2 * b + 1] > logits[2 * b] ? 1 : 0) === batch.labels![b]);
   return right / batch.batch;
 }
 

@@ -44,9 +44,9 @@ function firstTokens(hidden: Float32Array, batch: number, seqLen: number, H: num
 
 /**
  * Logits [B, labels] and the loss against `targets` (class ids, or float targets with one
- * output); the loss gradient is kept for `classifierBackward`.
+ * output; null: logits only, loss NaN); the loss gradient is kept for `classifierBackward`.
  */
-export function classifierForward(h: ClassifierHead, hidden: Float32Array, batch: number, seqLen: number, targets: Int32Array | Float32Array, d: HeadDropouts) {
+export function classifierForward(h: ClassifierHead, hidden: Float32Array, batch: number, seqLen: number, targets: Int32Array | Float32Array | null, d: HeadDropouts) {
   const H = h.first.inputs, labels = h.last.outputs;
   const cls = firstTokens(hidden, batch, seqLen, H);
   const firstIn = h.kind === 'dense-tanh' ? Float32Array.from(cls) : cls;
@@ -58,7 +58,8 @@ export function classifierForward(h: ClassifierHead, hidden: Float32Array, batch
   const logits = linearForward(h.last, lastIn, batch);
   const dLogits = new Float32Array(logits.length);
   let loss: number;
-  if (labels === 1) {
+  if (targets === null) loss = NaN; // prediction only: no loss, no gradient
+  else if (labels === 1) {
     if (!(targets instanceof Float32Array)) throw new TypeError('a regression head takes float targets');
     loss = K.mse(logits, targets, dLogits);
   } else {

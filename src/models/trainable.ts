@@ -24,8 +24,11 @@ import { loadWeights, readNamedTensors, type EncoderWeights, type LinearWeights,
 export type HeadKind = { kind: 'classification'; labels: number } | { kind: 'regression' } | { kind: 'mlm' };
 
 export interface TrainingBatch extends EncoderInputs {
-  /** classification: class ids [B]; regression: targets [B]; mlm: token ids [B·T], −100 where not predicted. */
-  labels: Int32Array | Float32Array;
+  /**
+   * classification: class ids [B]; regression: targets [B]; mlm: token ids [B·T], −100 where not
+   * predicted. Absent (classification, regression): logits only, loss NaN, no backward.
+   */
+  labels?: Int32Array | Float32Array;
 }
 
 /** Dropout probabilities as transformers reads them from config.json per architecture. */
@@ -225,7 +228,7 @@ export class TrainableModel {
       beforeFirst: drop(this.dropout.classifier, STREAM.headFirst),
       beforeLast: drop(this.dropout.classifier, STREAM.headLast),
     };
-    const head = classifierForward(this.classifier!, x, B, T, batch.labels, dropouts);
+    const head = classifierForward(this.classifier!, x, B, T, batch.labels ?? null, dropouts);
     return { loss: head.loss, logits: head.logits, hiddenStates, batch, saved: { embeddings, layers, head } };
   }
 
@@ -237,6 +240,7 @@ export class TrainableModel {
   backward(pass: ForwardPass, options: { lossScale?: number; hiddenGrads?: (Float32Array | null | undefined)[] } = {}): void {
     const L = this.config.numLayers, extra = options.hiddenGrads ?? [];
     const rows = pass.batch.batch * pass.batch.seqLen, H = this.config.hiddenSize;
+    if (!pass.batch.labels) throw new Error('backward needs a forward with labels');
     let d: Float32Array = new Float32Array(rows * H);
     if (this.mlm) mlmBackward(this.mlm, pass.saved.head as ReturnType<typeof mlmForward>, d, options.lossScale ?? 1);
     else classifierBackward(this.classifier!, pass.saved.head as ReturnType<typeof classifierForward>, d, options.lossScale ?? 1);
