@@ -9,6 +9,14 @@
  * Dropout (train mode only) is a stateless mask keyed by (seed, stream, step): every site has its
  * own stream (below) and the step is the optimizer step, so a step can be recomputed exactly
  * (resume, determinism) without saving any mask.
+ *
+ *     const model = await TrainableModel.fromCheckpoint(dir, { kind: 'classification', labels: 2 }, { seed });
+ *     const pass = model.train().forward(batch, step);        // pass.loss, pass.hiddenStates[0..L]
+ *     const reg = istar.penalty(pass.hiddenStates, batch.attentionMask);
+ *     model.params.zeroGrads();
+ *     model.backward(pass, { hiddenGrads: reg.hiddenGrads }); // model.params.list[i].grad
+ *
+ * (src/train/step.ts does exactly this with clipping and AdamW.)
  */
 import { attentionMaskBias, type Dropout } from '../backend/train-kernels.js';
 import { check } from '../errors.js';
