@@ -35,6 +35,7 @@ export { initialBertTensors, type BertShape } from './models/init.js';
 export { TENSOR_NAMES, tensorSpecs, type TensorSpec, type HeadChoice } from './models/tensor-names.js';
 export { TrainableModel, dropoutRates, type HeadKind, type TrainingBatch, type ForwardPass, type DropoutRates } from './models/trainable.js';
 export { Parameters, type Parameter } from './models/parameters.js';
+export { checkpointConfig } from './models/checkpoint-config.js';
 export { IStar, type IStarOptions } from './regularizers/istar.js';
 export { CosReg, type CosRegOptions } from './regularizers/cosreg.js';
 export type { Regularizer, PenaltyResult, EpochRefresh } from './regularizers/regularizer.js';

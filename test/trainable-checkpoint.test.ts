@@ -12,6 +12,7 @@ import { writeSafetensors } from '../src/io/safetensors.js';
 import { readConfig } from '../src/models/config.js';
 import { loadWeights } from '../src/models/weights.js';
 import { TrainableModel } from '../src/models/trainable.js';
+import { checkpointConfig } from '../src/models/checkpoint-config.js';
 import { UserError } from '../src/errors.js';
 
 async function rejectsUser(fn: () => Promise<unknown>, pattern: RegExp): Promise<void> {
@@ -55,4 +56,20 @@ test('saved with HF names, a model loads back bitwise with its head; a head that
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('config.json of a saved model names the head class, its labels and the problem type', () => {
+  const config = readConfig(MODEL);
+  const cls = checkpointConfig(config, { kind: 'classification', labels: 2 }, ['negative', 'positive']);
+  assert.deepEqual(cls.architectures, ['BertForSequenceClassification']);
+  assert.deepEqual(cls.id2label, { 0: 'negative', 1: 'positive' });
+  assert.deepEqual(cls.label2id, { negative: 0, positive: 1 });
+  assert.equal(cls.problem_type, 'single_label_classification');
+  assert.equal(cls.hidden_size, 128, 'the body keeps its config');
+  const reg = checkpointConfig(config, { kind: 'regression' });
+  assert.deepEqual(reg.id2label, { 0: 'LABEL_0' });
+  assert.equal(reg.problem_type, 'regression');
+  assert.deepEqual(checkpointConfig(config, { kind: 'mlm' }).architectures, ['BertForMaskedLM']);
+  assert.equal(config.raw.architectures !== undefined && (config.raw.architectures as string[])[0], 'BertForMaskedLM', 'the loaded config is not changed');
+  assert.throws(() => checkpointConfig(config, { kind: 'classification', labels: 3 }, ['a', 'b']), RangeError);
 });
