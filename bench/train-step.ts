@@ -6,8 +6,8 @@
  *
  *     node --import tsx bench/train-step.ts [tiny|base] [--threads 2] [--steps 3]
  *
- * Prints the best of `steps` after one warm-up, with its parts, for dropout off (as the PyTorch
- * side) and on. The machine may be shared: treat the numbers as an indication.
+ * Prints the best of `steps` after one warm-up, with its parts and the process's peak resident
+ * memory, for dropout off (as the PyTorch side) and on. The machine may be shared: treat the numbers as an indication.
  */
 import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
@@ -53,10 +53,12 @@ function ours(dropout: boolean) {
     const parts = { step: (t3 - t0) / 1000, forward: (t1 - t0) / 1000, backward: (t2 - t1) / 1000, optimizer: (t3 - t2) / 1000 };
     if (s > 0 && (!best || parts.step < best.step)) best = parts;
   }
-  return best!;
+  // The process's peak so far (the first call's, dropout off, is the one to read: the same sizes follow).
+  return { ...best!, peakRssMiB: process.resourceUsage().maxRSS / 1024 };
 }
 
-const fmt = (r: Record<string, number>) => `step ${r.step.toFixed(3)} s (forward ${r.forward.toFixed(3)}, backward ${r.backward.toFixed(3)}, AdamW ${r.optimizer.toFixed(3)})`;
+const fmt = (r: Record<string, number>) => `step ${r.step.toFixed(3)} s (forward ${r.forward.toFixed(3)}, backward ${r.backward.toFixed(3)}, AdamW ${r.optimizer.toFixed(3)})` +
+  (r.peakRssMiB ? `, peak memory ${r.peakRssMiB.toFixed(0)} MiB` : '');
 console.log(`${shape}, batch ${B} × ${T}, ${describeProducts()}`);
 console.log(`repgeom, dropout off: ${fmt(ours(false))}`);
 console.log(`repgeom, dropout on:  ${fmt(ours(true))}`);

@@ -7,11 +7,13 @@ has none); the repgeom side is timed with and without it.
 Usage:
   /usr/bin/python3 train_step_torch.py [--config tiny|base] [--batch-size 32] [--seq-len 128]
       [--threads 2] [--steps 3]
-Prints one JSON line: best seconds per step (after one warm-up) and its forward/backward/optimizer parts.
+Prints one JSON line: best seconds per step (after one warm-up) and its forward/backward/optimizer
+parts, and the process's peak resident memory.
 """
 import argparse
 import json
 import os
+import resource
 import sys
 import time
 
@@ -66,7 +68,8 @@ def main():
         parts = {"step": t3 - t0, "forward": t1 - t0, "backward": t2 - t1, "optimizer": t3 - t2}
         if s > 0 and (best is None or parts["step"] < best["step"]):
             best = parts
-    print(json.dumps({"torch": torch.__version__, "threads": a.threads, "config": a.config, "batch": a.batch_size, "seqLen": a.seq_len, **best}))
+    print(json.dumps({"torch": torch.__version__, "threads": a.threads, "config": a.config, "batch": a.batch_size, "seqLen": a.seq_len,
+                      "peakRssMiB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, **best}))
 
 
 if __name__ == "__main__":
