@@ -174,3 +174,10 @@ test('lossScale scales the head gradient (gradient accumulation); a seed outside
   throwsUser(() => new TrainableModel(config, { kind: 'mlm' }, { seed: -1 }), /--seed must be a whole number/);
   throwsUser(() => new TrainableModel(config, { kind: 'mlm' }, { seed: 2 ** 32 }), /--seed must be a whole number/);
 });
+
+test('an injected gradient of the wrong size or at a layer past L is refused', () => {
+  const m = model('bert', { kind: 'classification', labels: 2 });
+  const pass = m.forward(batchFor('bert', { kind: 'classification', labels: 2 }), 0);
+  assert.throws(() => m.backward(pass, { hiddenGrads: [null, new Float32Array(3)] }), /hiddenGrads\[1\] has 3 values/);
+  assert.throws(() => m.backward(pass, { hiddenGrads: [null, null, null, new Float32Array(B * T * 8)] }), /hiddenGrads\[3\]/);
+});

@@ -249,6 +249,9 @@ export class TrainableModel {
     const L = this.config.numLayers, extra = options.hiddenGrads ?? [];
     const rows = pass.batch.batch * pass.batch.seqLen, H = this.config.hiddenSize;
     if (!pass.batch.labels) throw new Error('backward needs a forward with labels');
+    extra.forEach((g, i) => {
+      if (g && (i > L || g.length !== rows * H)) throw new RangeError(`hiddenGrads[${i}] has ${g.length} values; hidden states 0..${L} have ${rows * H}`);
+    });
     let d: Float32Array = new Float32Array(rows * H);
     if (this.mlm) mlmBackward(this.mlm, pass.saved.head as ReturnType<typeof mlmForward>, d, options.lossScale ?? 1);
     else classifierBackward(this.classifier!, pass.saved.head as ReturnType<typeof classifierForward>, d, options.lossScale ?? 1);
