@@ -34,6 +34,15 @@ export { readDataset, detectTask, TASKS, type Dataset, type TaskName } from './i
 export { readConfig, type EncoderConfig, type ModelType } from './models/config.js';
 export { loadWeights, type EncoderWeights } from './models/weights.js';
 export { initialBertTensors, type BertShape } from './models/init.js';
+export { TENSOR_NAMES, tensorSpecs, type TensorSpec, type HeadChoice } from './models/tensor-names.js';
+export { TrainableModel, dropoutRates, type HeadKind, type TrainingBatch, type ForwardPass, type DropoutRates } from './models/trainable.js';
+export { Parameters, type Parameter } from './models/parameters.js';
+export { checkpointConfig } from './models/checkpoint-config.js';
+export { IStar, type IStarOptions } from './regularizers/istar.js';
+export { CosReg, type CosRegOptions } from './regularizers/cosreg.js';
+export type { Regularizer, PenaltyResult, EpochRefresh } from './regularizers/regularizer.js';
+export { trainStep, createOptimizer, refreshRegularizer, type StepOptions, type StepResult, type OptimizerOptions } from './train/step.js';
+export { AdamW, clipGradNorm } from './train/optimizer.js';
 export { Encoder, type EncoderInputs, type ForwardOptions, type ForwardResult } from './models/encoder.js';
 export { EncoderPool } from './models/encoder-pool.js';
 export { loadTokenizer, type Tokenizer, type TextExample, type EncodedBatch } from './models/tokenizer.js';

@@ -1,11 +1,12 @@
 /**
- * Seeded initial weights of a BERT checkpoint, as transformers' `BertPreTrainedModel._init_weights`
- * makes them: Linear and Embedding weights N(0, initializer_range²), biases 0, LayerNorm γ = 1 and
- * β = 0, the padding row of the word embeddings 0. Tensor names and [out, in] layouts as
- * `BertForMaskedLM` saves them (the tied MLM decoder is not stored).
+ * Seeded initial weights as transformers' `_init_weights` makes them: Linear and Embedding
+ * weights N(0, initializer_range²), biases 0, LayerNorm γ = 1 and β = 0, the padding row of the
+ * word embeddings 0. Tensor names, order and [out, in] layouts come from tensor-names.ts (the
+ * tied MLM decoder is not stored). New heads of the trainable model are drawn here too.
  */
 import type { TensorToWrite } from '../io/safetensors.js';
 import { Rng } from '../metrics/sample.js';
+import { tensorSpecs, type TensorSpec } from './tensor-names.js';
 
 export interface BertShape {
   vocab_size: number;
@@ -18,46 +19,32 @@ export interface BertShape {
   initializer_range?: number;
 }
 
-export function initialBertTensors(config: BertShape, seed: number, heads: { pooler?: boolean; mlm?: boolean } = {}): TensorToWrite[] {
+/** Standard normal draws from a seeded generator (Box–Muller, one draw per pair of uniforms). */
+export function normalGenerator(seed: number): () => number {
   const uniform = new Rng(seed);
+  return () => Math.sqrt(-2 * Math.log(1 - uniform.nextFloat())) * Math.cos(2 * Math.PI * uniform.nextFloat());
+}
+
+/** A tensor's initial values: N(0, std²) for 'normal', else zeros or ones. */
+export function initialValues(spec: TensorSpec, normal: () => number, std: number): Float32Array {
+  const data = new Float32Array(spec.shape.reduce((a, b) => a * b, 1));
+  if (spec.init === 'normal') for (let i = 0; i < data.length; i++) data[i] = std * normal();
+  if (spec.init === 'ones') data.fill(1);
+  return data;
+}
+
+export function initialBertTensors(config: BertShape, seed: number, heads: { pooler?: boolean; mlm?: boolean } = {}): TensorToWrite[] {
+  const normal = normalGenerator(seed);
   const std = config.initializer_range ?? 0.02;
-  const normal = () => Math.sqrt(-2 * Math.log(1 - uniform.nextFloat())) * Math.cos(2 * Math.PI * uniform.nextFloat());
-  const H = config.hidden_size, I = config.intermediate_size, V = config.vocab_size;
-  const tensors: TensorToWrite[] = [];
-  const add = (name: string, shape: number[], fill: 'normal' | 'zeros' | 'ones') => {
-    const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
-    if (fill === 'normal') for (let i = 0; i < data.length; i++) data[i] = std * normal();
-    if (fill === 'ones') data.fill(1);
-    tensors.push({ name, dtype: 'F32', shape, data });
-    return data;
-  };
-  const linear = (name: string, inputs: number, outputs: number) => {
-    add(`${name}.weight`, [outputs, inputs], 'normal');
-    add(`${name}.bias`, [outputs], 'zeros');
-  };
-  const norm = (name: string, size: number) => {
-    add(`${name}.weight`, [size], 'ones');
-    add(`${name}.bias`, [size], 'zeros');
-  };
-  const word = add('bert.embeddings.word_embeddings.weight', [V, H], 'normal');
-  word.fill(0, config.pad_token_id * H, (config.pad_token_id + 1) * H);
-  add('bert.embeddings.position_embeddings.weight', [config.max_position_embeddings, H], 'normal');
-  add('bert.embeddings.token_type_embeddings.weight', [config.type_vocab_size, H], 'normal');
-  norm('bert.embeddings.LayerNorm', H);
-  for (let l = 0; l < config.num_hidden_layers; l++) {
-    const p = `bert.encoder.layer.${l}`;
-    for (const m of ['query', 'key', 'value']) linear(`${p}.attention.self.${m}`, H, H);
-    linear(`${p}.attention.output.dense`, H, H);
-    norm(`${p}.attention.output.LayerNorm`, H);
-    linear(`${p}.intermediate.dense`, H, I);
-    linear(`${p}.output.dense`, I, H);
-    norm(`${p}.output.LayerNorm`, H);
-  }
-  if (heads.pooler ?? true) linear('bert.pooler.dense', H, H);
-  if (heads.mlm ?? true) {
-    linear('cls.predictions.transform.dense', H, H);
-    norm('cls.predictions.transform.LayerNorm', H);
-    add('cls.predictions.bias', [V], 'zeros');
-  }
-  return tensors;
+  const H = config.hidden_size, L = config.num_hidden_layers;
+  const specs = tensorSpecs(
+    { family: 'bert', vocabSize: config.vocab_size, embeddingSize: H, hiddenSize: H, intermediateSize: config.intermediate_size,
+      maxPositions: config.max_position_embeddings, typeVocabSize: config.type_vocab_size, numLayers: L, numHiddenGroups: L, innerGroupNum: 1 },
+    { pooler: heads.pooler ?? true, mlm: heads.mlm ?? true },
+  );
+  return specs.map((spec, i) => {
+    const data = initialValues(spec, normal, std);
+    if (i === 0) data.fill(0, config.pad_token_id * H, (config.pad_token_id + 1) * H); // the word embeddings' padding row
+    return { name: spec.name, dtype: 'F32' as const, shape: spec.shape, data };
+  });
 }

@@ -17,6 +17,7 @@ import { availableMemory, formatBytes } from '../backend/memory.js';
 import { readTextFileSync } from '../io/file-io.js';
 import { checkNesting, syntaxError } from '../io/json-limits.js';
 import type { EncoderConfig, Family } from './config.js';
+import { TENSOR_NAMES, type LayerNames } from './tensor-names.js';
 
 /** A torch Linear: weight stored [out, in] as in the checkpoint. */
 export interface LinearWeights { weight: Float32Array; bias: Float32Array; inputs: number; outputs: number }
@@ -159,65 +160,6 @@ function checkFinite(values: Float32Array, shape: readonly number[], name: strin
   );
 }
 
-/** Checkpoint names of one architecture, relative to its prefix (`bert.` …) unless marked absolute. */
-interface NameScheme {
-  prefixes: string[];
-  word: string; position: string; tokenType: string | null; embeddingNorm: string;
-  embeddingProjection: string | null;
-  layer: (group: number, inner: number) => {
-    query: string; key: string; value: string; attentionOutput: string; attentionNorm: string;
-    intermediate: string; output: string; outputNorm: string;
-  };
-  pooler: string | null;
-  /** Absolute names (no prefix) of the MLM head. */
-  mlm: { transform: string; norm: string; bias: string[]; decoder: string } | null;
-}
-
-const BERT_LAYER = (i: number) => ({
-  query: `encoder.layer.${i}.attention.self.query`, key: `encoder.layer.${i}.attention.self.key`, value: `encoder.layer.${i}.attention.self.value`,
-  attentionOutput: `encoder.layer.${i}.attention.output.dense`, attentionNorm: `encoder.layer.${i}.attention.output.LayerNorm`,
-  intermediate: `encoder.layer.${i}.intermediate.dense`, output: `encoder.layer.${i}.output.dense`, outputNorm: `encoder.layer.${i}.output.LayerNorm`,
-});
-
-const SCHEMES: Record<Family, NameScheme> = {
-  bert: {
-    prefixes: ['bert.', ''], word: 'embeddings.word_embeddings', position: 'embeddings.position_embeddings',
-    tokenType: 'embeddings.token_type_embeddings', embeddingNorm: 'embeddings.LayerNorm', embeddingProjection: null,
-    layer: (g) => BERT_LAYER(g), pooler: 'pooler.dense',
-    mlm: { transform: 'cls.predictions.transform.dense', norm: 'cls.predictions.transform.LayerNorm', bias: ['cls.predictions.bias', 'cls.predictions.decoder.bias'], decoder: 'cls.predictions.decoder.weight' },
-  },
-  roberta: {
-    prefixes: ['roberta.', ''], word: 'embeddings.word_embeddings', position: 'embeddings.position_embeddings',
-    tokenType: 'embeddings.token_type_embeddings', embeddingNorm: 'embeddings.LayerNorm', embeddingProjection: null,
-    layer: (g) => BERT_LAYER(g), pooler: 'pooler.dense',
-    mlm: { transform: 'lm_head.dense', norm: 'lm_head.layer_norm', bias: ['lm_head.bias', 'lm_head.decoder.bias'], decoder: 'lm_head.decoder.weight' },
-  },
-  distilbert: {
-    prefixes: ['distilbert.', ''], word: 'embeddings.word_embeddings', position: 'embeddings.position_embeddings',
-    tokenType: null, embeddingNorm: 'embeddings.LayerNorm', embeddingProjection: null,
-    layer: (i) => ({
-      query: `transformer.layer.${i}.attention.q_lin`, key: `transformer.layer.${i}.attention.k_lin`, value: `transformer.layer.${i}.attention.v_lin`,
-      attentionOutput: `transformer.layer.${i}.attention.out_lin`, attentionNorm: `transformer.layer.${i}.sa_layer_norm`,
-      intermediate: `transformer.layer.${i}.ffn.lin1`, output: `transformer.layer.${i}.ffn.lin2`, outputNorm: `transformer.layer.${i}.output_layer_norm`,
-    }),
-    pooler: null,
-    mlm: { transform: 'vocab_transform', norm: 'vocab_layer_norm', bias: ['vocab_projector.bias'], decoder: 'vocab_projector.weight' },
-  },
-  albert: {
-    prefixes: ['albert.', ''], word: 'embeddings.word_embeddings', position: 'embeddings.position_embeddings',
-    tokenType: 'embeddings.token_type_embeddings', embeddingNorm: 'embeddings.LayerNorm', embeddingProjection: 'encoder.embedding_hidden_mapping_in',
-    layer: (g, j) => {
-      const p = `encoder.albert_layer_groups.${g}.albert_layers.${j}`;
-      return {
-        query: `${p}.attention.query`, key: `${p}.attention.key`, value: `${p}.attention.value`, attentionOutput: `${p}.attention.dense`,
-        attentionNorm: `${p}.attention.LayerNorm`, intermediate: `${p}.ffn`, output: `${p}.ffn_output`, outputNorm: `${p}.full_layer_layer_norm`,
-      };
-    },
-    pooler: 'pooler',
-    mlm: { transform: 'predictions.dense', norm: 'predictions.LayerNorm', bias: ['predictions.bias', 'predictions.decoder.bias'], decoder: 'predictions.decoder.weight' },
-  },
-};
-
 /** What loading a checkpoint will take, found without reading any tensor data. */
 export interface WeightsPlan {
   /** The checkpoint file (or shard index). */
@@ -250,6 +192,29 @@ export async function loadWeights(dir: string, config: EncoderConfig): Promise<E
   try {
     checkWeightsFit(await planWeights(store, config));
     return await mapWeights(store, config, (name, shape) => store.read(name, shape));
+  } finally {
+    await store.close();
+  }
+}
+
+/**
+ * The tensors of `wanted` that the checkpoint holds (e.g. a classification head beside the
+ * encoder), read and checked against the given shapes; absent names are left out. `fix` ends
+ * the message of a shape mismatch (e.g. how to start a new head instead).
+ */
+export async function readNamedTensors(dir: string, wanted: readonly { name: string; shape: readonly number[] }[], fix: string): Promise<Map<string, Float32Array>> {
+  const store = await TensorStore.open(dir);
+  try {
+    const out = new Map<string, Float32Array>();
+    for (const { name, shape } of wanted) {
+      if (!store.has(name)) continue;
+      const actual = store.shape(name);
+      if (actual.length !== shape.length || actual.some((v, i) => v !== shape[i])) {
+        throw new UserError(`${store.fileOf(name)}: tensor '${name}' has shape [${actual.join(', ')}] but [${shape.join(', ')}] is needed here; ${fix}`);
+      }
+      out.set(name, await store.read(name, shape));
+    }
+    return out;
   } finally {
     await store.close();
   }
@@ -336,7 +301,7 @@ function layersHeld(store: TensorStore, c: EncoderConfig, missing: string[]): st
 }
 
 async function mapWeights(store: TensorStore, c: EncoderConfig, read: Reader): Promise<EncoderWeights> {
-  const scheme = SCHEMES[c.family];
+  const scheme = TENSOR_NAMES[c.family];
   const prefix = scheme.prefixes.find((p) => store.has(`${p}${scheme.word}.weight`));
   if (prefix === undefined) {
     const looked = scheme.prefixes.map((p) => `'${p}${scheme.word}.weight'`).join(' or ');
@@ -367,7 +332,7 @@ async function mapWeights(store: TensorStore, c: EncoderConfig, read: Reader): P
   };
   const groups = c.family === 'albert' ? c.numHiddenGroups : c.numLayers;
   const inner = c.family === 'albert' ? c.innerGroupNum : 1;
-  const layerPlans: ReturnType<NameScheme['layer']>[] = [];
+  const layerPlans: LayerNames[] = [];
   for (let g = 0; g < groups; g++) for (let j = 0; j < inner; j++) layerPlans.push(scheme.layer(g, j));
   for (const lp of layerPlans) {
     for (const key of ['query', 'key', 'value', 'attentionOutput', 'intermediate', 'output'] as const) {
