@@ -151,6 +151,7 @@ describe('train: an uninterrupted run', () => {
   test('labels that do not fit the checkpoint head, without --new-head', () => {
     const r = repgeom(['train', '--model', path.join(A, 'final'), '--task', 'stsb', '--data', path.resolve(SHARED, 'data', 'glue', 'STS-B'), '--train-limit', '8', '--out', path.join(dir, 'x')]);
     expectUserError(r, /classifier\.weight' has shape \[2, 128\] but \[1, 128\].*--new-head/);
+    assert.ok(!fs.existsSync(path.join(dir, 'x')), 'no run folder left behind');
   });
 });
 
@@ -163,6 +164,8 @@ describe('train: bad input (one line, exit 2)', () => {
     ['ζ not finite', () => [...base, '--zeta', 'nan', '--out', out()], /--zeta: "nan" is not a number/],
     ['--reg istar without --lambda', () => ['train', '--model', TINY, '--task', 'sst2', '--data', SST2, '--reg', 'istar', '--out', out()], /--reg istar needs --lambda/],
     ['--reg cosreg without --lambda', () => ['train', '--model', TINY, '--task', 'sst2', '--data', SST2, '--reg', 'cosreg', '--out', out()], /--reg cosreg needs --lambda/],
+    ['--reg-layers without cosreg', () => [...base, '--reg-layers=1', '--out', out()], /--reg-layers applies to --reg cosreg only/],
+    ['--data a file', () => ['train', '--model', TINY, '--task', 'sst2', '--data', path.join(SST2, 'dev.tsv'), '--out', out()], /--data .*dev\.tsv: is a file/],
     ['--max-length beyond the positions', () => ['train', '--model', TINY, '--task', 'sst2', '--data', SST2, '--max-length', '600', '--out', out()], /--max-length 600 is larger than the model's 512 positions/],
   ];
   for (const [name, args, pattern] of cases) {

@@ -9,7 +9,7 @@
  * moments and step, the position in the epoch and I-STAR's C0. Evaluation and logging are
  * deterministic functions of these, so the files after a resume equal an uninterrupted run's.
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { yieldToEventLoop } from '../backend/yield.js';
 import { describeProducts } from '../backend/products/index.js';
@@ -106,7 +106,9 @@ function labelled(d: Dataset, spec: TaskSpec, flag: string): LabelledExamples {
 
 function readSplit(o: TrainOptions, split: 'train' | 'dev', spec: TaskSpec, limit: number | null): LabelledExamples {
   const file = join(o.data, `${split}.tsv`);
-  if (existsSync(o.data) && !existsSync(file)) throw new UserError(`--data ${o.data}: no ${split}.tsv in the folder; train needs the task folder with train.tsv and dev.tsv (as the GLUE download script writes them)`);
+  check(existsSync(o.data), `--data ${o.data}: no such folder; give the GLUE task folder (train.tsv, dev.tsv)`);
+  check(statSync(o.data).isDirectory(), `--data ${o.data}: is a file; train needs the task folder with train.tsv and dev.tsv`);
+  if (!existsSync(file)) throw new UserError(`--data ${o.data}: no ${split}.tsv in the folder; train needs the task folder with train.tsv and dev.tsv (as the GLUE download script writes them)`);
   return labelled(readDataset(o.data, { task: o.task as Dataset['task'], split, limit: limit ?? undefined }), spec, '--data');
 }
 
@@ -116,6 +118,7 @@ export async function runTraining(o: TrainOptions, outDir: string, env: { versio
   const config = readConfig(o.model);
   const positions = maxInputLength(config);
   check(o.maxLength <= positions, `--max-length ${o.maxLength} is larger than the model's ${positions} positions (max_position_embeddings in ${join(o.model, 'config.json')}); give --max-length ${positions} or less`);
+  check(o.regLayers === null || o.reg === 'cosreg', `--reg-layers applies to --reg cosreg only (I-STAR reads hidden states 1..L); leave it out`);
   if (o.regLayers) for (const l of o.regLayers) check(l >= 0 && l <= config.numLayers, `--reg-layers: layer ${l} does not exist; the model has hidden states 0..${config.numLayers}`);
   const tokenizer = loadTokenizer(o.model, { modelType: config.modelType, modelVocabSize: config.vocabSize });
   const train = readSplit(o, 'train', spec, o.trainLimit);
@@ -127,11 +130,17 @@ export async function runTraining(o: TrainOptions, outDir: string, env: { versio
     const before = JSON.parse(readFileSync(join(outDir, RUN_JSON), 'utf8')) as { options?: Record<string, unknown> };
     const diff = differingOptions(before.options ?? {}, o as unknown as Record<string, unknown>);
     check(diff.length === 0, `--out ${outDir} holds a run made with other options: ${diff.join(', ')}; resume with the same options or choose another --out`);
-  } else {
-    writeJson(join(outDir, RUN_JSON), runJson);
   }
-  mkdirSync(join(outDir, 'checkpoints'), { recursive: true });
-  return trainLoop(ctx, hooks, started);
+  try {
+    // run.json is written once the model has loaded, so a refused head leaves no run behind.
+    return await trainLoop(ctx, hooks, started, () => {
+      if (kind === 'new') writeJson(join(outDir, RUN_JSON), runJson);
+      mkdirSync(join(outDir, 'checkpoints'), { recursive: true });
+    });
+  } catch (e) {
+    if (kind === 'new' && existsSync(outDir) && readdirSync(outDir).length === 0) rmdirSync(outDir);
+    throw e;
+  }
 }
 
 /** The newest complete checkpoint to resume from (verified), or null for a fresh start. */
@@ -147,7 +156,7 @@ function resumePoint(out: string): { dir: string; state: TrainerState } | null {
   return { dir: newest.dir, state: readTrainerState(newest.dir) };
 }
 
-async function trainLoop(ctx: Context, hooks: TrainHooks, started: number): Promise<TrainOutcome> {
+async function trainLoop(ctx: Context, hooks: TrainHooks, started: number, begin: () => void): Promise<TrainOutcome> {
   const { o, spec, tokenizer, train, dev, out } = ctx;
   const perEpoch = batchCount(train.examples.length, o.batchSize);
   const totalSteps = perEpoch * o.epochs;
@@ -157,10 +166,11 @@ async function trainLoop(ctx: Context, hooks: TrainHooks, started: number): Prom
     return { status: 'already-finished', step: resume.state.step, totalSteps, finalEval: null, seconds: (Date.now() - started) / 1000 };
   }
   const model = await TrainableModel.fromCheckpoint(resume?.dir ?? o.model, spec.head, { seed: o.seed, newHead: resume ? false : o.newHead });
+  begin();
   const optimizer = createOptimizer(model, { weightDecay: o.weightDecay, noDecayNormsBiases: o.noDecayNormsBiases });
   const regularizer: Regularizer | null = o.reg === 'istar'
     ? new IStar({ lambda: o.lambda!, zeta: o.zeta, c0: 'identity', layers: model.config.numLayers, includePadding: o.istarIncludePadding, c0Sample: o.c0Sample })
-    : o.reg === 'cosreg' ? new CosReg({ lambda: o.lambda!, layers: o.regLayers ?? [model.config.numLayers], includePadding: o.istarIncludePadding })
+    : o.reg === 'cosreg' ? new CosReg({ lambda: o.lambda!, layers: o.regLayers ?? [model.config.numLayers], includePadding: false })
     : null;
   const state: TrainerState = resume?.state ?? { step: 0, epoch: 0, batchInEpoch: 0, finished: false };
   if (resume) {
