@@ -198,3 +198,36 @@ describe('train: bad input (one line, exit 2)', () => {
     assert.ok(!fs.existsSync(path.join(D, 'final')));
   });
 });
+
+describe('train: the other tasks, heads and regularizers', () => {
+  const small = (task: string, data: string, extra: string[], out: string) => repgeom(['train', '--model', TINY, '--task', task, '--data', path.resolve(SHARED, 'data', 'glue', data),
+    '--train-limit', '24', '--eval-limit', '20', '--epochs', '1', '--batch-size', '8', '--max-length', '24', ...extra, '--out', out]);
+
+  test('STS-B: a regression head under CosReg; Pearson and Spearman of predictions.csv', async () => {
+    const out = path.join(dir, 'stsb');
+    const r = small('stsb', 'STS-B', ['--reg', 'cosreg', '--lambda=1'], out);
+    assert.equal(r.status, 0, r.stderr);
+    checkFolder(out);
+    const { pearson, spearman } = await import('../src/train/task-metrics.js');
+    const rows = fs.readFileSync(path.join(out, 'predictions.csv'), 'utf8').trim().split('\n');
+    assert.equal(rows[0], 'index,label,prediction,score');
+    const parsed = rows.slice(1).map((l) => l.split(',').map(Number));
+    const e = jsonl(path.join(out, 'eval.jsonl'))[0];
+    assert.deepEqual(Object.keys(e.metrics).sort(), ['pearson', 'spearman']);
+    assert.ok(Math.abs(e.metrics.pearson - pearson(parsed.map((p) => p[1]), parsed.map((p) => p[2]))) < 1e-12);
+    assert.ok(Math.abs(e.metrics.spearman - spearman(parsed.map((p) => p[1]), parsed.map((p) => p[2]))) < 1e-12);
+    const config = JSON.parse(fs.readFileSync(path.join(out, 'final', 'config.json'), 'utf8'));
+    assert.equal(config.problem_type, 'regression');
+    const log = jsonl(path.join(out, 'log.jsonl'));
+    assert.ok(log.every((l) => l.regLoss !== 0 && !('isoscoreStarBatch' in l)));
+  });
+
+  test('MRPC without a regularizer: accuracy and F1, no regularizer term', () => {
+    const out = path.join(dir, 'mrpc');
+    const r = small('mrpc', 'MRPC', [], out);
+    assert.equal(r.status, 0, r.stderr);
+    checkFolder(out);
+    assert.deepEqual(Object.keys(jsonl(path.join(out, 'eval.jsonl'))[0].metrics).sort(), ['accuracy', 'f1']);
+    assert.ok(jsonl(path.join(out, 'log.jsonl')).every((l) => l.regLoss === 0 && l.loss === l.taskLoss));
+  });
+});

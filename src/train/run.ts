@@ -125,10 +125,11 @@ export async function runTraining(o: TrainOptions, outDir: string, env: { versio
   const dev = readSplit(o, 'dev', spec, o.evalLimit);
   const ctx: Context = { o, spec, tokenizer, train, dev, out: outDir, version: env.version };
   const kind = prepareRunFolder(outDir, [o.model, o.data]);
-  const runJson = { command: 'train', version: env.version, node: process.version, productsBackend: describeProducts(), seed: o.seed, options: o };
+  const options = recordedOptions(o);
+  const runJson = { command: 'train', version: env.version, node: process.version, productsBackend: describeProducts(), seed: o.seed, options };
   if (kind === 'existing') {
     const before = JSON.parse(readFileSync(join(outDir, RUN_JSON), 'utf8')) as { options?: Record<string, unknown> };
-    const diff = differingOptions(before.options ?? {}, o as unknown as Record<string, unknown>);
+    const diff = differingOptions(before.options ?? {}, options);
     check(diff.length === 0, `--out ${outDir} holds a run made with other options: ${diff.join(', ')}; resume with the same options or choose another --out`);
   }
   try {
@@ -141,6 +142,12 @@ export async function runTraining(o: TrainOptions, outDir: string, env: { versio
     if (kind === 'new' && existsSync(outDir) && readdirSync(outDir).length === 0) rmdirSync(outDir);
     throw e;
   }
+}
+
+/** The options run.json records and a resume compares: I-STAR's own only under --reg istar, where they shape the run. */
+function recordedOptions(o: TrainOptions): Record<string, unknown> {
+  const { zeta, c0Sample, istarIncludePadding, ...rest } = o;
+  return o.reg === 'istar' ? { ...rest, zeta, c0Sample, istarIncludePadding } : rest;
 }
 
 /** The newest complete checkpoint to resume from (verified), or null for a fresh start. */
