@@ -107,6 +107,12 @@ describe('train: an uninterrupted run', () => {
     }
   });
 
+  test('the final checkpoint is a model folder repgeom extract reads', () => {
+    const r = repgeom(['extract', '--model', path.join(A, 'final'), '--data', SST2, '--limit', '4', '--max-length', '16', '--quiet', '--out', path.join(dir, 'final.arrow')]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.ok(fs.statSync(path.join(dir, 'final.arrow')).size > 0);
+  });
+
   test('the same command on the finished run exits 0 and says so', () => {
     const r = run(A);
     assert.equal(r.status, 0, r.stderr);
@@ -224,10 +230,15 @@ describe('train: the other tasks, heads and regularizers', () => {
 
   test('MRPC without a regularizer: accuracy and F1, no regularizer term', () => {
     const out = path.join(dir, 'mrpc');
-    const r = small('mrpc', 'MRPC', [], out);
+    // 24 rows, batch 8: 3 steps; --eval-every 2 adds an evaluation at step 2, --log-every 2 logs steps 2 and 3 (the epoch's end).
+    const r = small('mrpc', 'MRPC', ['--eval-every', '2', '--log-every', '2'], out);
     assert.equal(r.status, 0, r.stderr);
     checkFolder(out);
-    assert.deepEqual(Object.keys(jsonl(path.join(out, 'eval.jsonl'))[0].metrics).sort(), ['accuracy', 'f1']);
-    assert.ok(jsonl(path.join(out, 'log.jsonl')).every((l) => l.regLoss === 0 && l.loss === l.taskLoss));
+    const evals = jsonl(path.join(out, 'eval.jsonl'));
+    assert.deepEqual(evals.map((e) => [e.epoch, e.step]), [[0, 2], [1, 3]]);
+    assert.deepEqual(Object.keys(evals[0].metrics).sort(), ['accuracy', 'f1']);
+    const log = jsonl(path.join(out, 'log.jsonl'));
+    assert.deepEqual(log.map((l) => l.step), [2, 3]);
+    assert.ok(log.every((l) => l.regLoss === 0 && l.loss === l.taskLoss));
   });
 });
