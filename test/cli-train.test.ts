@@ -154,10 +154,13 @@ describe('train: an uninterrupted run', () => {
     expectUserError(run(A, ['--lr', '3e-5', '--seed', '1']), /other options: --lr 0\.00002 \(now 0\.00003\), --seed 0 \(now 1\)/);
   });
 
-  test('labels that do not fit the checkpoint head, without --new-head', () => {
+  test('labels that do not fit the checkpoint head: refused without --new-head, a new head with it', () => {
     const r = repgeom(['train', '--model', path.join(A, 'final'), '--task', 'stsb', '--data', path.resolve(SHARED, 'data', 'glue', 'STS-B'), '--train-limit', '8', '--out', path.join(dir, 'x')]);
     expectUserError(r, /classifier\.weight' has shape \[2, 128\] but \[1, 128\].*--new-head/);
     assert.ok(!fs.existsSync(path.join(dir, 'x')), 'no run folder left behind');
+    const fresh = repgeom(['train', '--model', path.join(A, 'final'), '--task', 'stsb', '--data', path.resolve(SHARED, 'data', 'glue', 'STS-B'), '--train-limit', '8', '--eval-limit', '8', '--epochs', '1', '--max-length', '16', '--new-head', '--quiet', '--out', path.join(dir, 'x')]);
+    assert.equal(fresh.status, 0, fresh.stderr);
+    assert.deepEqual(JSON.parse(fs.readFileSync(path.join(dir, 'x', 'final', 'config.json'), 'utf8')).id2label, { 0: 'LABEL_0' });
   });
 });
 

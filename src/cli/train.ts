@@ -1,4 +1,5 @@
 /** `repgeom train`: fine-tune a Hugging Face checkpoint on a GLUE task (optionally with I-STAR or CosReg) into a resumable run folder. */
+import * as os from 'node:os';
 import type { Argv, ArgumentsCamelCase, CommandModule } from 'yargs';
 import { VERSION, numberOption, parseIntegerList } from './common.js';
 import { createProgress } from './progress.js';
@@ -72,6 +73,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       const metrics = Object.entries(outcome.finalEval?.metrics ?? {}).map(([k, v]) => `${k} ${v === null ? 'null' : v.toFixed(4)}`).join(', ');
       say(`finished ${argv.out}: ${outcome.step} steps in ${outcome.seconds.toFixed(1)}s; dev ${metrics}`);
     }
-    if (outcome.status === 'interrupted') process.exitCode = 130;
+    // The status a shell gives a process stopped by that signal (130 for Ctrl-C).
+    if (outcome.status === 'interrupted') process.exitCode = 128 + os.constants.signals[outcome.signal ?? 'SIGINT'];
   },
 };

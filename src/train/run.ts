@@ -70,6 +70,8 @@ export interface TrainHooks {
 
 export interface TrainOutcome {
   status: 'finished' | 'already-finished' | 'interrupted';
+  /** The signal that stopped an interrupted run. */
+  signal?: NodeJS.Signals;
   step: number;
   totalSteps: number;
   finalEval: Evaluation | null;
@@ -201,10 +203,10 @@ async function trainLoop(ctx: Context, hooks: TrainHooks, started: number, begin
     writeJsonLines(logPath, log);
     saveCheckpoint(dir, { model, labels: spec.labels, optimizer, state, c0: regularizer instanceof IStar && regularizer.c0 !== 'identity' ? regularizer.c0 : null, tokenizerDir: o.model });
   };
-  let interrupted = false;
-  setInterruptHook(() => {
+  let interrupted: NodeJS.Signals | null = null;
+  setInterruptHook((signal) => {
     if (interrupted) return false; // a second Ctrl-C ends the run at once
-    interrupted = true;
+    interrupted = signal;
     hooks.onMessage?.('interrupted: saving a checkpoint after this step (Ctrl-C again to stop at once)');
     return true;
   });
@@ -244,7 +246,7 @@ async function trainLoop(ctx: Context, hooks: TrainHooks, started: number, begin
     }
     if (interrupted && state.step < totalSteps) {
       hooks.onMessage?.(`stopped at step ${state.step} of ${totalSteps}; checkpoint saved; run the same command to resume`);
-      return { status: 'interrupted', step: state.step, totalSteps, finalEval: lastEval, seconds: (Date.now() - started) / 1000 };
+      return { status: 'interrupted', signal: interrupted, step: state.step, totalSteps, finalEval: lastEval, seconds: (Date.now() - started) / 1000 };
     }
     // The final evaluation: the last epoch's (already in eval.jsonl); recomputed, not logged again, after a resume at the very end.
     const final = lastEval ?? (await evaluate(model, spec, dev, tokenizer, settings, trainingTokenCovariances(model, train, tokenizer, settings)));
