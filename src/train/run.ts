@@ -85,7 +85,6 @@ interface Context {
   train: LabelledExamples;
   dev: LabelledExamples;
   out: string;
-  version: string;
 }
 
 /** Check the options that need no files (run first, so a bad flag costs nothing). */
@@ -125,12 +124,17 @@ export async function runTraining(o: TrainOptions, outDir: string, env: { versio
   const tokenizer = loadTokenizer(o.model, { modelType: config.modelType, modelVocabSize: config.vocabSize });
   const train = readSplit(o, 'train', spec, o.trainLimit);
   const dev = readSplit(o, 'dev', spec, o.evalLimit);
-  const ctx: Context = { o, spec, tokenizer, train, dev, out: outDir, version: env.version };
+  const ctx: Context = { o, spec, tokenizer, train, dev, out: outDir };
   const kind = prepareRunFolder(outDir, [o.model, o.data]);
   const options = recordedOptions(o);
   const runJson = { command: 'train', version: env.version, node: process.version, productsBackend: describeProducts(), seed: o.seed, options };
   if (kind === 'existing') {
-    const before = JSON.parse(readFileSync(join(outDir, RUN_JSON), 'utf8')) as { options?: Record<string, unknown> };
+    let before: { options?: Record<string, unknown> };
+    try {
+      before = JSON.parse(readFileSync(join(outDir, RUN_JSON), 'utf8'));
+    } catch {
+      throw new UserError(`${join(outDir, RUN_JSON)}: not a readable run.json, so the run cannot be resumed; choose another --out`);
+    }
     const diff = differingOptions(before.options ?? {}, options);
     check(diff.length === 0, `--out ${outDir} holds a run made with other options: ${diff.join(', ')}; resume with the same options or choose another --out`);
   }
