@@ -124,7 +124,13 @@ describe('train: an uninterrupted run', () => {
     const killed = await interruptAt(B, 'step-6', 'SIGKILL');
     assert.equal(killed.signal, 'SIGKILL');
     assert.ok(!fs.existsSync(path.join(B, 'final')), 'killed before the end');
+    // As if killed while writing a checkpoint too: a half-staged folder of a dead process.
+    const dead = spawnSync('true').pid!;
+    const half = path.join(B, 'checkpoints', `.step-18.tmp-${dead}`);
+    fs.mkdirSync(half, { recursive: true });
+    fs.writeFileSync(path.join(half, 'model.safetensors'), 'half');
     const r = run(B);
+    assert.ok(!fs.existsSync(half), 'the dead process\'s staged folder is removed');
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stderr, /resuming .* from .*step-(6|12)/);
     checkFolder(B);

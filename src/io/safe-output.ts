@@ -284,6 +284,23 @@ function removeStaleTemporaries(target: string): void {
 }
 
 /**
+ * Remove every temporary (`.name.tmp-<pid>`) in `dir` whose process is gone: what a killed run
+ * left in a folder it resumes (a training run's checkpoint being written when it was killed).
+ */
+export function removeDeadTemporariesIn(dir: string): void {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const m = /^\.(.+)\.tmp-(\d+)$/.exec(name);
+    if (m) removeStaleTemporaries(nodePath.join(dir, m[1]));
+  }
+}
+
+/**
  * A folder swap interrupted by SIGKILL between its two renames leaves the old folder at
  * `.name.old-<pid>` and nothing at `name`: put it back. An old folder beside a complete new one
  * is removed.

@@ -15,7 +15,7 @@ import { yieldToEventLoop } from '../backend/yield.js';
 import { describeProducts } from '../backend/products/index.js';
 import { UserError, check } from '../errors.js';
 import { readDataset, type Dataset } from '../io/datasets.js';
-import { setInterruptHook } from '../io/safe-output.js';
+import { removeDeadTemporariesIn, setInterruptHook } from '../io/safe-output.js';
 import { checkZeta } from '../metrics/isoscore-star.js';
 import { maxInputLength, readConfig } from '../models/config.js';
 import { loadTokenizer, type Tokenizer } from '../models/tokenizer.js';
@@ -173,6 +173,8 @@ async function trainLoop(ctx: Context, hooks: TrainHooks, started: number, begin
   const { o, spec, tokenizer, train, dev, out } = ctx;
   const perEpoch = batchCount(train.examples.length, o.batchSize);
   const totalSteps = perEpoch * o.epochs;
+  // A run killed while writing left staged folders or files; never resumed from, removed now.
+  for (const d of [out, join(out, 'checkpoints')]) removeDeadTemporariesIn(d);
   const resume = resumePoint(out);
   if (resume?.state.finished) {
     hooks.onMessage?.(`${out}: the run is finished (${resume.state.step} steps); final weights in ${join(out, 'final')}`);
