@@ -18,9 +18,16 @@ import type { TaskSpec } from './glue-task.js';
 export const EVAL_ZETA = 0.75;
 /** Training tokens per layer behind the evaluation's C0: enough for a stable covariance, cheap. */
 export const EVAL_C0_TOKENS = 4096;
+/**
+ * [CLS] vectors the geometry is measured on: the first rows of the eval split (all of them for
+ * the small GLUE dev sets); keeps TwoNN's all-pairs distances and the memory bounded on QQP/QNLI.
+ */
+export const EVAL_GEOMETRY_ROWS = 2000;
 
 export interface Evaluation {
   metrics: Record<string, number | null>;
+  /** Eval rows the geometry was measured on. */
+  geometryRows: number;
   isoscoreStar: (number | null)[];
   twoNN: (number | null)[];
   meanCosine: (number | null)[];
@@ -62,7 +69,8 @@ export function trainingTokenCovariances(model: TrainableModel, train: LabelledE
 const orNull = (x: number): number | null => (Number.isFinite(x) ? x : null);
 
 export async function evaluate(model: TrainableModel, task: TaskSpec, data: LabelledExamples, tokenizer: Tokenizer, s: EvalSettings, c0: Float64Array[]): Promise<Evaluation> {
-  const H = model.config.hiddenSize, layers = model.config.numLayers + 1, n = data.examples.length;
+  const H = model.config.hiddenSize, layers = model.config.numLayers + 1;
+  const n = Math.min(data.examples.length, EVAL_GEOMETRY_ROWS);
   const cls = Array.from({ length: layers }, () => new Float32Array(n * H));
   const outputs = task.head.kind === 'classification' ? task.head.labels : 1;
   const scores: Float32Array[] = [], predicted: number[] = [];
@@ -78,7 +86,7 @@ export async function evaluate(model: TrainableModel, task: TaskSpec, data: Labe
         for (let k = 1; k < outputs; k++) if (row[k] > row[best]) best = k;
         predicted.push(outputs === 1 ? row[0] : best);
         // [CLS] is position 0 of every row.
-        for (let l = 0; l < layers; l++) cls[l].set(pass.hiddenStates[l].subarray(b * batch.seqLen * H, (b * batch.seqLen + 1) * H), (start + b) * H);
+        if (start + b < n) for (let l = 0; l < layers; l++) cls[l].set(pass.hiddenStates[l].subarray(b * batch.seqLen * H, (b * batch.seqLen + 1) * H), (start + b) * H);
       }
       await yieldToEventLoop();
     }
@@ -93,7 +101,7 @@ export async function evaluate(model: TrainableModel, task: TaskSpec, data: Labe
     geometry.twoNN.push(await undefinedAsNull(async () => (await twoNN(m)).id));
     geometry.meanCosine.push(await undefinedAsNull(() => cosineIsotropy(m).meanPairwise));
   }
-  return { metrics, ...geometry, gold: data.labels, predicted, scores };
+  return { metrics, geometryRows: n, ...geometry, gold: data.labels, predicted, scores };
 }
 
 /** A geometry metric that is undefined on this cloud (too few or identical points) is null, not a failed run. */

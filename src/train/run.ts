@@ -201,7 +201,7 @@ async function trainLoop(ctx: Context, hooks: TrainHooks, started: number, begin
   const runEval = async (): Promise<Evaluation> => {
     const c0 = trainingTokenCovariances(model, train, tokenizer, settings);
     const e = await evaluate(model, spec, dev, tokenizer, settings, c0);
-    evals.push({ epoch: state.epoch, step: state.step, metrics: e.metrics, isoscoreStar: e.isoscoreStar, twoNN: e.twoNN, meanCosine: e.meanCosine });
+    evals.push({ epoch: state.epoch, step: state.step, metrics: e.metrics, geometryRows: e.geometryRows, isoscoreStar: e.isoscoreStar, twoNN: e.twoNN, meanCosine: e.meanCosine });
     writeJsonLines(evalPath, evals);
     return e;
   };
