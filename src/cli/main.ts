@@ -10,6 +10,7 @@ import { requestBackend, BACKEND_CHOICES } from '../backend/tf.js';
 import { measureCommand } from './measure.js';
 import { extractCommand } from './extract.js';
 import { reportCommand } from './report.js';
+import { trainCommand } from './train.js';
 import { VERSION, checkRepeatedFlags, numberOption } from './common.js';
 import { configureProducts } from '../backend/products/index.js';
 
@@ -57,7 +58,8 @@ export async function main(argv: string[]): Promise<void> {
       .command(measureCommand)
       .command(extractCommand)
       .command(reportCommand)
-      .demandCommand(1, 'name a command: measure, extract or report')
+      .command(trainCommand)
+      .demandCommand(1, 'name a command: measure, extract, report or train')
       .strict()
       .wrap(Math.min(110, process.stdout.columns || 110))
       .fail((message, error) => {

@@ -3,7 +3,8 @@
  * most every 5 seconds. Nothing is shown for work that finishes within the first second.
  */
 export interface Progress {
-  update(label: string, done: number, total: number): void;
+  /** `note`: extra text after the counts (a training loss, say). */
+  update(label: string, done: number, total: number, note?: string): void;
   done(): void;
 }
 
@@ -12,7 +13,7 @@ export function createProgress(stream: NodeJS.WriteStream = process.stderr, quie
   let lastDraw = 0, drawn = false, lastLabel = '';
   const tty = stream.isTTY === true;
   return {
-    update(label, done, total) {
+    update(label, done, total, note) {
       if (quiet) return;
       const now = Date.now();
       // A new phase (extract, then each metric pass) gets its own clock, so rates and ETAs are its own.
@@ -26,7 +27,7 @@ export function createProgress(stream: NodeJS.WriteStream = process.stderr, quie
       const seconds = (now - start) / 1000;
       const rate = done / seconds;
       const eta = rate > 0 && total > done ? ` eta ${Math.ceil((total - done) / rate)}s` : '';
-      const counts = `${done.toLocaleString('en-US')}/${total.toLocaleString('en-US')} ${unit}`;
+      const counts = `${done.toLocaleString('en-US')}/${total.toLocaleString('en-US')} ${unit}${note ? ` ${note}` : ''}`;
       if (tty) {
         const width = 28, filled = Math.round(fraction * width);
         stream.write(`\r${label} [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${(fraction * 100).toFixed(0).padStart(3)}% ${counts}${eta}\x1b[K`);

@@ -222,12 +222,26 @@ const swaps = new Set<() => void>();
 
 const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
+/** A long job's way to stop at a safe point (a training run saves a checkpoint first). */
+let interruptHook: ((signal: NodeJS.Signals) => boolean) | null = null;
+
+/**
+ * While `hook` is set, a SIGINT/SIGTERM/SIGHUP for which it returns true does not end the
+ * process: the job stops on its own at its next safe point (a second signal it refuses ends it
+ * at once, temporaries removed). `null` restores the default.
+ */
+export function setInterruptHook(hook: ((signal: NodeJS.Signals) => boolean) | null): void {
+  interruptHook = hook;
+  installHandlers();
+}
+
 function installHandlers(): void {
   if (handlersInstalled) return;
   handlersInstalled = true;
   process.on('exit', removeLiveTemporaries);
   for (const signal of SIGNALS) {
     process.on(signal, () => {
+      if (interruptHook?.(signal)) return;
       removeLiveTemporaries();
       // The status a shell gives a process killed by the signal.
       process.exit(128 + os.constants.signals[signal]);
@@ -267,6 +281,23 @@ function leftByDeadProcesses(target: string, tag: 'tmp' | 'old'): string[] {
 /** Remove the temporaries a dead process left beside `target`. */
 function removeStaleTemporaries(target: string): void {
   for (const p of leftByDeadProcesses(target, 'tmp')) removeQuietly(p);
+}
+
+/**
+ * Remove every temporary (`.name.tmp-<pid>`) in `dir` whose process is gone: what a killed run
+ * left in a folder it resumes (a training run's checkpoint being written when it was killed).
+ */
+export function removeDeadTemporariesIn(dir: string): void {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const m = /^\.(.+)\.tmp-(\d+)$/.exec(name);
+    if (m) removeStaleTemporaries(nodePath.join(dir, m[1]));
+  }
 }
 
 /**

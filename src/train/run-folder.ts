@@ -1,0 +1,75 @@
+/**
+ * The files of a training run folder besides its checkpoints (DESIGN.md "Run folders"):
+ * run.json (the options, versions, backend, seed), log.jsonl and eval.jsonl (rewritten whole
+ * through the safe output path, so a reader never sees half a line; on resume cut back to the
+ * steps of the checkpoint resumed from), predictions.csv.
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { UserError } from '../errors.js';
+import { writeFileAtomic } from '../io/file-io.js';
+
+export const RUN_JSON = 'run.json';
+
+/**
+ * Make (or accept) the run folder: a new folder, an empty one, or an earlier run's (it has
+ * run.json). Anything else is refused, so a typo in --out never writes into a folder of the user's.
+ */
+export function prepareRunFolder(out: string, inputs: readonly string[]): 'new' | 'existing' {
+  if (out.trim() === '') throw new UserError('--out is empty; give the run folder to write');
+  const abs = resolve(out);
+  for (const input of inputs) {
+    const inp = resolve(input);
+    if (abs === inp || abs.startsWith(inp + '/') || inp.startsWith(abs + '/')) throw new UserError(`--out ${out}: the run folder would overlap the input ${input}; choose another --out`);
+  }
+  if (!existsSync(abs)) {
+    if (!existsSync(dirname(abs))) throw new UserError(`--out ${out}: the folder ${dirname(abs)} does not exist; create it first`);
+    mkdirSync(abs);
+    return 'new';
+  }
+  if (!statSync(abs).isDirectory()) throw new UserError(`--out ${out}: is a file, not a folder; give a run folder (it is created)`);
+  if (existsSync(join(abs, RUN_JSON))) return 'existing';
+  if (readdirSync(abs).length > 0) throw new UserError(`--out ${out}: the folder exists and is not a repgeom run folder (no ${RUN_JSON}); choose another --out`);
+  return 'new';
+}
+
+export function writeJson(path: string, value: unknown): void {
+  writeFileAtomic(path, [Buffer.from(`${JSON.stringify(value, null, 2)}\n`)], '--out');
+}
+
+/** Options of an earlier run that differ from these, as `--flag old (now new)`. */
+export function differingOptions(before: Record<string, unknown>, now: Record<string, unknown>): string[] {
+  const keys = [...new Set([...Object.keys(before), ...Object.keys(now)])];
+  const flag = (k: string) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+  return keys.filter((k) => JSON.stringify(before[k] ?? null) !== JSON.stringify(now[k] ?? null))
+    .map((k) => `${flag(k)} ${JSON.stringify(before[k] ?? null)} (now ${JSON.stringify(now[k] ?? null)})`);
+}
+
+/** JSON lines of a run file with `step` ≤ `upTo` (a resume drops what came after its checkpoint). */
+export function readJsonLinesUpTo(path: string, upTo: number): Record<string, unknown>[] {
+  if (!existsSync(path)) return [];
+  const out: Record<string, unknown>[] = [];
+  for (const line of readFileSync(path, 'utf8').split('\n')) {
+    if (!line.trim()) continue;
+    try {
+      const row = JSON.parse(line) as Record<string, unknown>;
+      if (typeof row.step === 'number' && row.step <= upTo) out.push(row);
+    } catch {
+      // A torn or edited line after the checkpoint is simply dropped; the run writes it again.
+    }
+  }
+  return out;
+}
+
+export function writeJsonLines(path: string, rows: readonly unknown[]): void {
+  writeFileAtomic(path, [Buffer.from(rows.map((r) => `${JSON.stringify(r)}\n`).join(''))], '--out');
+}
+
+/** predictions.csv: eval row index (file order), gold label, predicted label, the head's scores. */
+export function writePredictions(path: string, gold: readonly number[], predicted: readonly number[], scores: readonly Float32Array[]): void {
+  const width = scores[0]?.length ?? 0;
+  const header = ['index', 'label', 'prediction', ...(width === 1 ? ['score'] : Array.from({ length: width }, (_, k) => `score_${k}`))];
+  const lines = [header.join(',')];
+  for (let i = 0; i < gold.length; i++) lines.push([i, gold[i], predicted[i], ...Array.from(scores[i])].join(','));
+  writeFileAtomic(path, [Buffer.from(`${lines.join('\n')}\n`)], '--out');
+}
