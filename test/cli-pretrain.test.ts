@@ -53,9 +53,11 @@ before(() => {
 });
 
 // 160 lines, batch 16: 10 steps per epoch; 120 steps = 12 epochs; checkpoints step-0, 40, 80 and final.
-const base = () => ['pretrain', '--config', at('config.json'), '--tokenizer', at('tok'), '--data', at('corpus.txt'),
-  '--steps', '120', '--batch-size', '16', '--max-length', '16', '--lr', '2e-3', '--save-every', '40', '--seed', '7'];
-const run = (out: string, extra: string[] = []) => repgeom([...base(), ...extra, '--out', out]);
+const base = (over: Record<string, string | null> = {}) => ['pretrain', ...Object.entries({
+  config: at('config.json'), tokenizer: at('tok'), data: at('corpus.txt'),
+  steps: '120', 'batch-size': '16', 'max-length': '16', lr: '2e-3', 'save-every': '40', seed: '7', ...over,
+}).flatMap(([k, v]) => (v === null ? [] : [`--${k}`, v]))];
+const run = (out: string, over: Record<string, string | null> = {}) => repgeom([...base(over), '--out', out]);
 const read = (p: string) => fs.readFileSync(p);
 const jsonl = (p: string) => fs.readFileSync(p, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -119,7 +121,7 @@ describe('pretrain: an uninterrupted run from a config', () => {
   test('the checkpoints load in `repgeom extract`', () => {
     for (const d of ['checkpoints/step-0', 'final']) {
       const out = at(`states-${d.replace('/', '-')}.arrow`);
-      const r = repgeom(['extract', '--model', path.join(A, d), '--data', at('corpus.txt'), '--limit', '8', '--out', out, '--quiet']);
+      const r = repgeom(['extract', '--model', path.join(A, d), '--data', at('corpus.txt'), '--task', 'text', '--limit', '8', '--max-length', '16', '--out', out, '--quiet']);
       assert.equal(r.status, 0, r.stderr);
       assert.ok(fs.statSync(out).size > 0);
     }
@@ -132,11 +134,9 @@ describe('pretrain: an uninterrupted run from a config', () => {
   });
 
   test('the same corpus as .jsonl or as a folder of .txt files gives the same weights', () => {
-    const short = ['--steps', '6', '--save-every', '100'];
     const outs = ['corpus.txt', 'corpus.jsonl', 'corpus-dir'].map((data, i) => {
       const out = at(`formats-${i}`);
-      const args = base().map((a) => (a === at('corpus.txt') ? at(data) : a));
-      const r = repgeom([...args, ...short, '--out', out]);
+      const r = repgeom([...base({ data: at(data), steps: '6', 'save-every': '100' }), '--out', out]);
       assert.equal(r.status, 0, r.stderr);
       return read(path.join(out, 'final', 'model.safetensors'));
     });
@@ -180,7 +180,7 @@ describe('pretrain: an uninterrupted run from a config', () => {
   });
 
   test('a run folder with other options is refused by name', () => {
-    expectUserError(run(A, ['--mask-prob', '0.2']), /--out .*other options: --mask-prob 0\.15 \(now 0\.2\)/);
+    expectUserError(run(A, { 'mask-prob': '0.2' }), /--out .*other options: --mask-prob 0\.15 \(now 0\.2\)/);
   });
 
   test('a damaged checkpoint is refused by name', () => {
@@ -230,17 +230,17 @@ describe('pretrain: masking as DataCollatorForLanguageModeling', () => {
 
 describe('pretrain: bad input', () => {
   const cases: [string, () => string[], RegExp][] = [
-    ['an empty corpus', () => ['pretrain', '--config', at('config.json'), '--tokenizer', at('tok'), '--data', at('empty.txt'), '--out', at('x')], /--data .*empty\.txt: the corpus is empty/],
+    ['an empty corpus', () => [...base({ data: at('empty.txt') }), '--out', at('x')], /--data .*empty\.txt: the corpus is empty/],
     ['neither --model nor --config', () => ['pretrain', '--data', at('corpus.txt'), '--out', at('x')], /pretrain needs --model .*or --config/],
     ['both --model and --config', () => ['pretrain', '--model', at('a', 'final'), '--config', at('config.json'), '--tokenizer', at('tok'), '--data', at('corpus.txt'), '--out', at('x')], /--model and --config both given/],
     ['--config without --tokenizer', () => ['pretrain', '--config', at('config.json'), '--data', at('corpus.txt'), '--out', at('x')], /--config needs --tokenizer/],
-    ['--steps and --epochs both', () => [...base(), '--epochs', '2', '--out', at('x')], /--steps and --epochs both given/],
-    ['--mask-prob 0', () => [...base(), '--mask-prob', '0', '--out', at('x')], /--mask-prob must be a number in \(0, 1\), got 0/],
-    ['--mask-prob 1', () => [...base(), '--mask-prob', '1', '--out', at('x')], /--mask-prob must be a number in \(0, 1\), got 1/],
-    ['--mask-prob 1.5', () => [...base(), '--mask-prob', '1.5', '--out', at('x')], /--mask-prob/],
-    ['--max-length beyond the positions', () => [...base(), '--max-length', '64', '--out', at('x')], /--max-length 64 is larger than the model's 32 positions \(max_position_embeddings in .*config\.json\)/],
-    ['a corpus of an unknown format', () => [...base().map((a) => (a === at('corpus.txt') ? at('config.json') : a)), '--out', at('x')], /--data .*config\.json: unknown corpus format '\.json'/],
-    ['a missing corpus', () => [...base().map((a) => (a === at('corpus.txt') ? at('nope.txt') : a)), '--out', at('x')], /--data .*nope\.txt: no such file/],
+    ['--steps and --epochs both', () => [...base({ epochs: '2' }), '--out', at('x')], /--steps and --epochs both given/],
+    ['--mask-prob 0', () => [...base({ 'mask-prob': '0' }), '--out', at('x')], /--mask-prob must be a number in \(0, 1\), got 0/],
+    ['--mask-prob 1', () => [...base({ 'mask-prob': '1' }), '--out', at('x')], /--mask-prob must be a number in \(0, 1\), got 1/],
+    ['--mask-prob 1.5', () => [...base({ 'mask-prob': '1.5' }), '--out', at('x')], /--mask-prob/],
+    ['--max-length beyond the positions', () => [...base({ 'max-length': '64' }), '--out', at('x')], /--max-length 64 is larger than the model's 32 positions \(max_position_embeddings in .*config\.json\)/],
+    ['a corpus of an unknown format', () => [...base({ data: at('config.json') }), '--out', at('x')], /--data .*config\.json: unknown corpus format '\.json'/],
+    ['a missing corpus', () => [...base({ data: at('nope.txt') }), '--out', at('x')], /--data .*nope\.txt: no such file/],
   ];
   for (const [name, args, pattern] of cases) {
     test(name, () => {

@@ -213,8 +213,6 @@ async function pretrainLoop(c: Context, hooks: PretrainHooks, started: number, b
     writeJsonLines(logPath, log);
     saveCheckpoint(dir, { model, labels: null, optimizer, state, c0: null, tokenizerDir: c.tokenizerDir });
   };
-  // The starting weights are checkpoint step-0, so a run's checkpoints span random init → final.
-  if (!resume) checkpoint(join(out, 'checkpoints', 'step-0'));
   let interrupted: NodeJS.Signals | null = null;
   setInterruptHook((signal) => {
     if (interrupted) return false;
@@ -224,6 +222,8 @@ async function pretrainLoop(c: Context, hooks: PretrainHooks, started: number, b
   });
   let order: Int32Array | null = null, orderEpoch = -1, lastLoss: number | null = null, lastFlush = Date.now();
   try {
+    // The starting weights are checkpoint step-0, so a run's checkpoints span random init → final.
+    if (!resume) checkpoint(join(out, 'checkpoints', 'step-0'));
     while (state.step < totalSteps && !interrupted) {
       const epoch = Math.floor(state.step / perEpoch), b = state.step % perEpoch;
       if (epoch !== orderEpoch) { order = epochOrder(corpus.length, o.seed, epoch); orderEpoch = epoch; }
