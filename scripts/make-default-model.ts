@@ -108,8 +108,8 @@ for (const step of KEEP) {
 const log = readFileSync(join(run, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { step: number; loss: number });
 const mean = (rows: { loss: number }[]) => rows.reduce((s, r) => s + r.loss, 0) / rows.length;
 writeFileSync(join(OUT, 'pretraining.json'), `${JSON.stringify({
-  steps: STEPS, seed: SEED, seconds: Math.round(seconds), corpusSentences: corpus.length, textSentences: text.length, vocabSize: vocab.length,
+  steps: STEPS, seed: SEED, corpusSentences: corpus.length, textSentences: text.length, vocabSize: vocab.length,
   meanLossFirst50: mean(log.slice(0, 50)), meanLossLast50: mean(log.slice(-50)), kept: KEEP.map((s) => `checkpoints/step-${s}`),
 }, null, 2)}\n`);
 rmSync(build, { recursive: true, force: true });
-console.log(`wrote ${OUT}: ${sentences.length} sentences (${corpus.length} pretraining, ${text.length} report text), vocabulary ${vocab.length}; ${STEPS} steps in ${seconds.toFixed(0)}s, MLM loss ${mean(log.slice(0, 50)).toFixed(3)} (first 50 steps) → ${mean(log.slice(-50)).toFixed(3)} (last 50)`);
+console.log(`wrote ${OUT}: ${sentences.length} sentences (${corpus.length} pretraining, ${text.length} report text), vocabulary ${vocab.length}; ${STEPS} steps in ${seconds.toFixed(0)}s, MLM loss ${log[0].loss.toFixed(3)} (step 1), ${mean(log.slice(0, 50)).toFixed(3)} (first 50 steps) → ${mean(log.slice(-50)).toFixed(3)} (last 50)`);
