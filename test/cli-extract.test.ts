@@ -194,9 +194,9 @@ test('extract with a RoBERTa checkpoint and its tokenizer.json: <s>/</s> left ou
 test('the embedded default (data/default, what npm start reports on) loads and reports offline', () => {
   const root = path.resolve(import.meta.dirname, '..');
   const dir = out('default-report');
-  const r = ok(['report', '--model', path.join(root, 'data', 'default', 'bert-random-init'), '--data', path.join(root, 'data', 'default', 'text.txt'),
+  const r = ok(['report', '--model', path.join(root, 'data', 'default', 'checkpoints', 'step-1600'), '--data', path.join(root, 'data', 'default', 'text.txt'),
     '--limit', '100', '--metrics', 'isoscore,cosine', '--out', dir, '--quiet']);
-  assert.match(r.stdout, /bert-random-init\s+4\s/);
+  assert.match(r.stdout, /step-1600\s+4\s/);
   const report = JSON.parse(fs.readFileSync(path.join(dir, 'report.json'), 'utf8'));
   assert.equal(report.rows.length, 5);
   assert.equal(report.data.examples, 100);

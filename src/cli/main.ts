@@ -11,6 +11,7 @@ import { measureCommand } from './measure.js';
 import { extractCommand } from './extract.js';
 import { reportCommand } from './report.js';
 import { trainCommand } from './train.js';
+import { pretrainCommand } from './pretrain.js';
 import { VERSION, checkRepeatedFlags, numberOption } from './common.js';
 import { configureProducts } from '../backend/products/index.js';
 
@@ -59,6 +60,7 @@ export async function main(argv: string[]): Promise<void> {
       .command(extractCommand)
       .command(reportCommand)
       .command(trainCommand)
+      .command(pretrainCommand)
       .demandCommand(1, 'name a command: measure, extract, report or train')
       .strict()
       .wrap(Math.min(110, process.stdout.columns || 110))
