@@ -15,7 +15,7 @@ import { ThreadedFastfood, dealByCost } from '../src/subspace/threaded.js';
 import { leastSquares } from '../src/subspace/least-squares.js';
 import { bootstrapD90, decideD90, isotonicIncreasing, nextSearchProbe, scoreCurve, type Probe, type SearchOptions } from '../src/subspace/d90.js';
 import { fillNormals, fillSigns, randomPermutation, streamRng, streamSeed } from '../src/subspace/random.js';
-import { Rng } from '../src/metrics/sample.js';
+import { Rng } from '../src/backend/rng.js';
 import { throwsUser } from './helpers/errors.js';
 
 const popcount = (x: number) => { let c = 0; for (; x; x &= x - 1) c++; return c; };
