@@ -8,7 +8,7 @@ export { CovarianceAccumulator, accumulate, columnMeans, type ProductKernel } fr
 export { FLOAT32, FLOAT64, productKernel } from './metrics/product-kernel.js';
 export { gemm, syrk, dgemm, dsyrk, configureProducts, useProducts, describeProducts, productsNote, type Products } from './backend/products/index.js';
 export { isoScore, isoScoreFromMoments, isoScoreOfCovariance, traceAndFrobenius2, type IsoScoreResult } from './metrics/isoscore.js';
-export { isoScoreStar, isoScoreStarOfCovariance, isoScoreStarFromMoments, isoScoreStarLoss, validateC0, type C0, type IsoScoreStarMoments } from './metrics/isoscore-star.js';
+export { isoScoreStar, isoScoreStarOfCovariance, isoScoreStarFromMoments, isoScoreStarTf, validateC0, type C0, type IsoScoreStarMoments } from './metrics/isoscore-star.js';
 export { GramMoments, PointStore } from './metrics/gram.js';
 export { cosineIsotropy, CosineAccumulator, type CosineResult } from './metrics/cosine.js';
 export { partitionIsotropy, PartitionAccumulator, partitionDirections } from './metrics/partition.js';
