@@ -25,7 +25,7 @@ export { fitTransform, parseTransform, type TransformSpec, type FittedTransform 
 export { ContextualAccumulator, type ContextualResult } from './metrics/contextual.js';
 export { measure, METRICS, type MetricName, type MeasureOptions, type MeasureResult, type LayerMeasures, type LayerMetricValues } from './metrics/measure.js';
 
-export { openHiddenStates, type HiddenStates, type LayerInfo } from './io/hidden-states.js';
+export { openHiddenStates, hiddenStatesFromArrays, type HiddenStates, type LayerInfo } from './io/hidden-states.js';
 export { readNpy, readNpyInt32, writeNpy } from './io/npy.js';
 export { readNpz, writeNpz } from './io/npz.js';
 export { openSafetensors, writeSafetensors } from './io/safetensors.js';
