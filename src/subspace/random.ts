@@ -1,7 +1,7 @@
 /**
  * The random draws of the subspace projections, all from the project's seeded generator (Rng,
  * xoshiro128**), so that a (seed, tensor index) pair gives the same projection on every
- * platform and in every worker thread.
+ * platform and in every worker thread. (Normals and permutations: Rng.fillNormal, Rng.permutation.)
  */
 import { Rng } from '../backend/rng.js';
 
@@ -20,11 +20,6 @@ export function streamRng(seed: number, index: number): Rng {
   return new Rng(streamSeed(seed, index));
 }
 
-/** Fill `out` with independent N(0, 1) draws (Rng.fillNormal: both values of each Box–Muller pair). */
-export function fillNormals(rng: Rng, out: Float32Array | Float64Array): void {
-  rng.fillNormal(out);
-}
-
 /** Fill `out` with independent ±1 signs, 32 per generator draw. */
 export function fillSigns(rng: Rng, out: Int8Array): void {
   for (let i = 0; i < out.length; i += 32) {
@@ -32,9 +27,4 @@ export function fillSigns(rng: Rng, out: Int8Array): void {
     const end = Math.min(32, out.length - i);
     for (let b = 0; b < end; b++) out[i + b] = (bits >>> b) & 1 ? 1 : -1;
   }
-}
-
-/** A uniformly random permutation of 0..n−1 (Rng.permutation: Fisher–Yates with bitmask-rejection draws). */
-export function randomPermutation(rng: Rng, n: number): Int32Array {
-  return rng.permutation(n);
 }
