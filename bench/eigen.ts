@@ -9,6 +9,7 @@
  */
 import os from 'node:os';
 import { EigenvalueDecomposition, Matrix as MlMatrix } from 'ml-matrix';
+import { Rng } from '../src/backend/rng.js';
 import { symmetricEigen } from '../src/metrics/eigen.js';
 
 const REPEATS = 2;
@@ -26,17 +27,10 @@ const CASES: Case[] = [
   { n: 2048, solver: 'repgeom', vectors: false },
 ];
 
-/** mulberry32 + Box–Muller: reproducible Gaussian numbers. */
+/** Reproducible Gaussian numbers from the project's seeded generator. */
 function gaussian(seed: number): () => number {
-  let s = seed >>> 0;
-  const uniform = (): number => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return () => Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
+  const rng = new Rng(seed);
+  return () => rng.normal();
 }
 
 /**

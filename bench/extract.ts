@@ -20,7 +20,7 @@ import { Encoder, type EncoderInputs } from '../src/models/encoder.js';
 import { EncoderPool } from '../src/models/encoder-pool.js';
 import { writeSafetensors } from '../src/io/safetensors.js';
 import { initialBertTensors } from '../src/models/init.js';
-import { Rng } from '../src/metrics/sample.js';
+import { Rng } from '../src/backend/rng.js';
 import { configureProducts, describeProducts } from '../src/backend/products/index.js';
 
 const ROOT = resolve(import.meta.dirname, '..');

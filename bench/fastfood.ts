@@ -23,7 +23,7 @@ import { fwhtJs, fwhtWasm } from '../src/subspace/hadamard.js';
 import { PerTensorFastfood, type TensorSpec } from '../src/subspace/projection.js';
 import { useFastfoodEngine } from '../src/subspace/fastfood.js';
 import { ThreadedFastfood } from '../src/subspace/threaded.js';
-import { fillNormals, streamRng } from '../src/subspace/random.js';
+import { streamRng } from '../src/subspace/random.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const OUT = resolve(ROOT, 'bench', 'out');
@@ -83,9 +83,9 @@ interface Case { label: string; d: number; sizes: number[]; repeats: number }
 
 function inputs(c: Case): { theta: Float32Array; offsets: Float32Array[]; grads: Float32Array[] } {
   const theta = new Float32Array(c.d);
-  fillNormals(streamRng(1, 0), theta);
+  streamRng(1, 0).fillNormal(theta);
   const offsets = c.sizes.map((n) => new Float32Array(n));
-  const grads = c.sizes.map((n, i) => { const g = new Float32Array(n); fillNormals(streamRng(2, i), g); return g; });
+  const grads = c.sizes.map((n, i) => { const g = new Float32Array(n); streamRng(2, i).fillNormal(g); return g; });
   return { theta, offsets, grads };
 }
 

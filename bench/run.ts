@@ -20,7 +20,7 @@ import os from 'node:os';
 import { resolve } from 'node:path';
 import { writeNpy } from '../src/io/npy.js';
 import { createArrowWriter } from '../src/io/arrow.js';
-import { Rng } from '../src/metrics/sample.js';
+import { Rng } from '../src/backend/rng.js';
 import type { Matrix } from '../src/backend/matrix.js';
 import { describeProducts } from '../src/backend/products/index.js';
 import { FLOAT32 } from '../src/metrics/product-kernel.js';
@@ -50,11 +50,8 @@ function record(row: Record<string, unknown>): void {
 /** Seeded points shaped like contextual hidden states: decaying spectrum, one large shared offset. */
 function hiddenStateLike(rows: number, dim: number, rng: Rng, scales: Float64Array): Float32Array {
   const out = new Float32Array(rows * dim);
-  for (let i = 0; i < out.length; i += 2) {
-    const r = Math.sqrt(-2 * Math.log(1 - rng.nextFloat())), t = 2 * Math.PI * rng.nextFloat();
-    out[i] = r * Math.cos(t) * scales[i % dim];
-    if (i + 1 < out.length) out[i + 1] = r * Math.sin(t) * scales[(i + 1) % dim];
-  }
+  rng.fillNormal(out);
+  for (let i = 0; i < out.length; i++) out[i] *= scales[i % dim];
   for (let i = 0; i < rows; i++) out[i * dim + 77] += 8; // a rogue dimension
   return out;
 }

@@ -9,6 +9,7 @@
  * that time (GB/s: inputs read + outputs written once; attention is compute-bound, so its figure
  * is GFLOP/s instead).
  */
+import { Rng } from '../src/backend/rng.js';
 import * as K from '../src/backend/train-kernels.js';
 
 const REPEATS = 3;
@@ -26,12 +27,8 @@ function time(fn: () => void): number {
 }
 
 function fill(a: K.KernelArray, seed: number, lo = -1, hi = 1): K.KernelArray {
-  let s = seed >>> 0;
-  const data = a.data;
-  for (let i = 0; i < data.length; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    data[i] = lo + ((hi - lo) * s) / 4294967296;
-  }
+  const rng = new Rng(seed), data = a.data;
+  for (let i = 0; i < data.length; i++) data[i] = lo + (hi - lo) * rng.nextFloat();
   return a;
 }
 

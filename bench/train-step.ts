@@ -14,7 +14,7 @@ import { resolve } from 'node:path';
 import { configureProducts, describeProducts } from '../src/backend/products/index.js';
 import { normaliseConfig } from '../src/models/config.js';
 import { TrainableModel, type TrainingBatch } from '../src/models/trainable.js';
-import { Rng } from '../src/metrics/sample.js';
+import { Rng } from '../src/backend/rng.js';
 import { createOptimizer } from '../src/train/step.js';
 
 const args = process.argv.slice(2);

@@ -8,7 +8,7 @@ export { CovarianceAccumulator, accumulate, columnMeans, type ProductKernel } fr
 export { FLOAT32, FLOAT64, productKernel } from './metrics/product-kernel.js';
 export { gemm, syrk, dgemm, dsyrk, configureProducts, useProducts, describeProducts, productsNote, type Products } from './backend/products/index.js';
 export { isoScore, isoScoreFromMoments, isoScoreOfCovariance, traceAndFrobenius2, type IsoScoreResult } from './metrics/isoscore.js';
-export { isoScoreStar, isoScoreStarOfCovariance, isoScoreStarFromMoments, isoScoreStarLoss, validateC0, type C0, type IsoScoreStarMoments } from './metrics/isoscore-star.js';
+export { isoScoreStar, isoScoreStarOfCovariance, isoScoreStarFromMoments, isoScoreStarTf, validateC0, type C0, type IsoScoreStarMoments } from './metrics/isoscore-star.js';
 export { GramMoments, PointStore } from './metrics/gram.js';
 export { cosineIsotropy, CosineAccumulator, type CosineResult } from './metrics/cosine.js';
 export { partitionIsotropy, PartitionAccumulator, partitionDirections } from './metrics/partition.js';
@@ -19,12 +19,13 @@ export { pcaId, type PcaIdResult } from './metrics/pca-id.js';
 export { twoNN, type TwoNNResult, type TwoNNOptions } from './metrics/twonn.js';
 export { mle, type MleResult, type MleOptions } from './metrics/mle.js';
 export { knn, knnBruteForce, type KnnResult } from './metrics/knn.js';
-export { Rng, sampleRows, RowReservoir } from './metrics/sample.js';
+export { Rng, type RngState } from './backend/rng.js';
+export { sampleRows, RowReservoir } from './metrics/sample.js';
 export { fitTransform, parseTransform, type TransformSpec, type FittedTransform } from './metrics/transforms.js';
 export { ContextualAccumulator, type ContextualResult } from './metrics/contextual.js';
 export { measure, METRICS, type MetricName, type MeasureOptions, type MeasureResult, type LayerMeasures, type LayerMetricValues } from './metrics/measure.js';
 
-export { openHiddenStates, type HiddenStates, type LayerInfo } from './io/hidden-states.js';
+export { openHiddenStates, hiddenStatesFromArrays, type HiddenStates, type LayerInfo } from './io/hidden-states.js';
 export { readNpy, readNpyInt32, writeNpy } from './io/npy.js';
 export { readNpz, writeNpz } from './io/npz.js';
 export { openSafetensors, writeSafetensors } from './io/safetensors.js';

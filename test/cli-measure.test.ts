@@ -33,6 +33,7 @@ describe('measure on the fixtures', () => {
     assert.equal(l.layer, 0); assert.equal(l.points, 2000); assert.equal(l.dim, 50);
     assert.ok(Math.abs(l.isoscore - e.isoscore.authors_2022.value) <= 1e-8);
     assert.ok(relativeError(l.participationRatio, e.isoscore.participation_ratio) <= 1e-9);
+    assert.equal(l.pcaId.participationRatio, l.participationRatio, 'one participation ratio per layer (from the moments)');
     assert.deepEqual(Object.keys(l.isoscoreStar), ['zeta', 'c0', 'batchRows', 'value']);
     assert.ok(Math.abs(l.isoscoreStar.value - l.isoscore) <= 1e-12, 'C0 = self over the whole layer is the IsoScore');
     assert.ok(relativeError(l.cosine.meanPairwise, e.cosine.mean_cos_offdiag_REIMPL) <= 1e-10);

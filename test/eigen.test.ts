@@ -1,23 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EigenvalueDecomposition, Matrix as MlMatrix } from 'ml-matrix';
+import { Rng } from '../src/backend/rng.js';
 import { symmetricEigen, topEigenvectors } from '../src/metrics/eigen.js';
 
-/** mulberry32: a small seeded generator, so every matrix here is reproducible. */
-function uniform(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
+/** Seeded Gaussian numbers, so every matrix here is reproducible. */
 function gaussian(seed: number): () => number {
-  const u = uniform(seed);
-  return () => Math.sqrt(-2 * Math.log(1 - u())) * Math.cos(2 * Math.PI * u());
+  const rng = new Rng(seed);
+  return () => rng.normal();
 }
 
 /** A random orthogonal n×n matrix: modified Gram–Schmidt, twice, on Gaussian columns. */

@@ -16,7 +16,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Rng } from '../src/metrics/sample.js';
+import { Rng } from '../src/backend/rng.js';
 import { openArrowStates } from '../src/io/arrow.js';
 import { buildSeeds, corrupt, type FuzzSeed } from './helpers/fuzz-inputs.js';
 import { SHARED } from './helpers/fixtures.js';

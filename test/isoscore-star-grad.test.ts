@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Tensor2D } from '@tensorflow/tfjs-core';
 import { getTf } from '../src/backend/tf.js';
-import { isoScoreStar, isoScoreStarLoss } from '../src/metrics/isoscore-star.js';
+import { isoScoreStar, isoScoreStarTf } from '../src/metrics/isoscore-star.js';
 import { accumulate } from '../src/metrics/covariance.js';
 import { gaussianMatrix } from './helpers/fixtures.js';
 import { readFileSync } from 'node:fs';
@@ -24,10 +24,10 @@ for (const c0Kind of ['matrix', 'identity'] as const) {
     const c0 = c0Kind === 'identity' ? 'identity' as const : accumulate(gaussianMatrix(200, d, 8, [1, 2, 1, 1, 3])).covariance(1);
     const f = (data: Float64Array) => isoScoreStar({ data, rows: n, cols: d }, { c0, zeta });
 
-    const loss = isoScoreStarLoss(tf, c0 === 'identity' ? null : tf.tensor2d(Float32Array.from(c0), [d, d]), zeta);
+    const star = isoScoreStarTf(tf, c0 === 'identity' ? null : tf.tensor2d(Float32Array.from(c0), [d, d]), zeta);
     const xt = tf.tensor2d(Float32Array.from(x.data), [n, d]);
-    const value = loss(xt).dataSync()[0];
-    const grad = tf.grad((t) => loss(t as Tensor2D))(xt).dataSync();
+    const value = star(xt).dataSync()[0];
+    const grad = tf.grad((t) => star(t as Tensor2D))(xt).dataSync();
     assert.ok(Math.abs(value - f(x.data)) <= 1e-6, `value ${value} vs ${f(x.data)}`);
 
     const h = 1e-6, numeric = new Float64Array(n * d);
@@ -48,16 +48,16 @@ test('raising IsoScore⋆ by gradient ascent makes the cloud more isotropic', as
   const { tf } = await getTf();
   const n = 64, d = 4;
   const x0 = gaussianMatrix(n, d, 3, [4, 1, 0.5, 0.25]);
-  const loss = isoScoreStarLoss(tf, null, 0);
+  const star = isoScoreStarTf(tf, null, 0);
   let x = tf.tensor2d(Float32Array.from(x0.data), [n, d]);
-  const start = loss(x).dataSync()[0];
+  const start = star(x).dataSync()[0];
   for (let step = 0; step < 50; step++) {
-    const g = tf.grad((t) => loss(t as Tensor2D))(x);
+    const g = tf.grad((t) => star(t as Tensor2D))(x);
     const next = tf.add(x, tf.mul(g, 100)) as Tensor2D;
     x.dispose(); g.dispose();
     x = next;
   }
-  const end = loss(x).dataSync()[0];
+  const end = star(x).dataSync()[0];
   assert.ok(end > start + 0.3, `${start} -> ${end}`);
 });
 
@@ -72,7 +72,7 @@ test('the I-STAR penalty gradient equals PyTorch autograd through the eigenvalue
   await file.close();
   const [n, d] = points.shape;
   const lambda = meta.lambda_istar as number;
-  const star = isoScoreStarLoss(tf, tf.tensor2d(Float32Array.from(c0.data), [d, d]), meta.zeta);
+  const star = isoScoreStarTf(tf, tf.tensor2d(Float32Array.from(c0.data), [d, d]), meta.zeta);
   const xt = tf.tensor2d(Float32Array.from(points.data), [n, d]);
   assert.ok(Math.abs(star(xt).dataSync()[0] - meta.values.istar.value) <= 1e-6);
   // d[λ(1 − ι)]/dX = −λ dι/dX

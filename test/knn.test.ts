@@ -10,7 +10,7 @@ import { gaussianMatrix } from './helpers/fixtures.js';
 import type { Matrix } from '../src/backend/matrix.js';
 import { UserError } from '../src/errors.js';
 import { knn, knnBruteForce, neighboursAmong, type KnnResult } from '../src/metrics/knn.js';
-import { Rng } from '../src/metrics/sample.js';
+import { Rng } from '../src/backend/rng.js';
 
 function assertSame(a: KnnResult, b: KnnResult): void {
   assert.equal(a.k, b.k);

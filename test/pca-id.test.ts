@@ -55,6 +55,7 @@ for (const [key, entry] of Object.entries(expected)) {
     const pr = want.lPCA_participation_ratio.value;
     assert.ok(Math.abs(got.participationRatio - pr) <= 1e-10 * pr, `participation ratio ${got.participationRatio} vs ${pr}`);
     assert.equal(lpcaRatio(values, 0.9), got.ratio90);
+    assert.equal(pcaId(values, {}, { participationRatio: 1.25 }).participationRatio, 1.25, 'a given PR is reported as is');
     assert.ok(got.ratio99 >= got.ratio90 && got.ratio90 >= got.ratio);
     assert.equal(got.alphaFO, 0.05);
     assert.equal(got.alphaRatio, 0.05);

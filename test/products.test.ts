@@ -14,7 +14,7 @@ import {
   BlasProducts, BlasUnusable, WasmProducts, checkKnownProducts, chooseProducts, configureProducts,
   describeProducts, gemm, productsNote, relaxedSimdAvailable, useProducts, type Products,
 } from '../src/backend/products/index.js';
-import { Rng } from '../src/metrics/sample.js';
+import { Rng } from '../src/backend/rng.js';
 import { throwsUser } from './helpers/errors.js';
 
 const EPS32 = 2 ** -24, EPS64 = 2 ** -53;

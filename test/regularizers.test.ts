@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { IStar } from '../src/regularizers/istar.js';
 import { CosReg } from '../src/regularizers/cosreg.js';
 import type { Regularizer } from '../src/regularizers/regularizer.js';
-import { Rng } from '../src/metrics/sample.js';
+import { Rng } from '../src/backend/rng.js';
 import { accumulate } from '../src/metrics/covariance.js';
 import { throwsUser } from './helpers/errors.js';
 

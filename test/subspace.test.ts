@@ -14,8 +14,8 @@ import { SaidProjection } from '../src/subspace/said.js';
 import { ThreadedFastfood, dealByCost } from '../src/subspace/threaded.js';
 import { leastSquares } from '../src/subspace/least-squares.js';
 import { bootstrapD90, decideD90, isotonicIncreasing, nextSearchProbe, scoreCurve, type Probe, type SearchOptions } from '../src/subspace/d90.js';
-import { fillNormals, fillSigns, randomPermutation, streamRng, streamSeed } from '../src/subspace/random.js';
-import { Rng } from '../src/metrics/sample.js';
+import { fillSigns, streamRng, streamSeed } from '../src/subspace/random.js';
+import { Rng } from '../src/backend/rng.js';
 import { throwsUser } from './helpers/errors.js';
 
 const popcount = (x: number) => { let c = 0; for (; x; x &= x - 1) c++; return c; };
@@ -23,7 +23,7 @@ const sylvester = (i: number, j: number) => (popcount(i & j) % 2 ? -1 : 1);
 
 function randomVector(n: number, seed: number): Float64Array {
   const v = new Float64Array(n);
-  fillNormals(new Rng(seed), v);
+  new Rng(seed).fillNormal(v);
   return v;
 }
 
@@ -48,11 +48,11 @@ describe('random draws', () => {
   test('permutations are uniform (all 24 of 4 elements, 24,000 draws: counts within 5σ of 1000) and valid at larger n', () => {
     const rng = new Rng(3);
     const counts = new Map<string, number>();
-    for (let t = 0; t < 24000; t++) { const k = randomPermutation(rng, 4).join(''); counts.set(k, (counts.get(k) ?? 0) + 1); }
+    for (let t = 0; t < 24000; t++) { const k = rng.permutation(4).join(''); counts.set(k, (counts.get(k) ?? 0) + 1); }
     assert.equal(counts.size, 24);
     const sigma = Math.sqrt(24000 * (1 / 24) * (23 / 24));
     for (const [k, c] of counts) assert.ok(Math.abs(c - 1000) < 5 * sigma, `${k}: ${c}`);
-    const p = randomPermutation(rng, 100003);
+    const p = rng.permutation(100003);
     assert.deepEqual([...p].sort((a, b) => a - b), Array.from({ length: 100003 }, (_, i) => i));
   });
 
@@ -63,7 +63,7 @@ describe('random draws', () => {
     for (const v of s) { assert.ok(v === 1 || v === -1); sum += v; }
     assert.ok(Math.abs(sum) < 5 * Math.sqrt(200001), `sum of signs ${sum}`);
     const g = new Float64Array(200001);
-    fillNormals(new Rng(2), g);
+    new Rng(2).fillNormal(g);
     const mean = g.reduce((a, v) => a + v, 0) / g.length;
     const variance = g.reduce((a, v) => a + (v - mean) ** 2, 0) / g.length;
     assert.ok(Math.abs(mean) < 5 / Math.sqrt(g.length), `mean ${mean}`);
@@ -499,9 +499,9 @@ describe('known answers of the intrinsic dimension (RESEARCH.md §5)', () => {
     const probes: Probe[] = [];
     for (let seed = 0; seed < 10; seed++) {
       const a = new Float64Array(n * D);
-      fillNormals(streamRng(1000 + seed, 0), a);
+      streamRng(1000 + seed, 0).fillNormal(a);
       const target = new Float64Array(n);
-      fillNormals(streamRng(2000 + seed, 0), target);
+      streamRng(2000 + seed, 0).fillNormal(target);
       for (let d = 40; d <= 52; d++) probes.push({ d, seed, score: subspaceScore(a, n, target, createProjection([{ name: 'w', size: D }], d, { mode: 'dense', seed: seed * 100 + d })) });
     }
     const curve = scoreCurve(probes);

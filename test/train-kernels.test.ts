@@ -9,21 +9,16 @@
  */
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
+import { Rng } from '../src/backend/rng.js';
 import * as K from '../src/backend/train-kernels.js';
 import { throwsUser } from './helpers/errors.js';
 
 // ------------------------------------------------------------------ helpers
 
-/** Uniform numbers in [lo, hi) from a seeded mulberry32. */
+/** Uniform numbers in [lo, hi) from the project's seeded generator. */
 function uniform(seed: number): (lo?: number, hi?: number) => number {
-  let s = seed >>> 0;
-  return (lo = -1, hi = 1) => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return lo + (hi - lo) * (((t ^ (t >>> 14)) >>> 0) / 4294967296);
-  };
+  const rng = new Rng(seed);
+  return (lo = -1, hi = 1) => lo + (hi - lo) * rng.nextFloat();
 }
 
 const randomArray = (n: number, seed: number, lo = -1, hi = 1) => {

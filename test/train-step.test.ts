@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { configureProducts } from '../src/backend/products/index.js';
 import { normaliseConfig } from '../src/models/config.js';
 import { TrainableModel, type TrainingBatch } from '../src/models/trainable.js';
-import { Rng } from '../src/metrics/sample.js';
+import { Rng } from '../src/backend/rng.js';
 import { IStar } from '../src/regularizers/istar.js';
 import { createOptimizer, refreshRegularizer, trainStep } from '../src/train/step.js';
 

@@ -16,7 +16,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { normaliseConfig } from '../src/models/config.js';
 import { TrainableModel, type HeadKind, type TrainingBatch } from '../src/models/trainable.js';
-import { Rng } from '../src/metrics/sample.js';
+import { Rng } from '../src/backend/rng.js';
 import { throwsUser } from './helpers/errors.js';
 
 const RAW: Record<string, Record<string, unknown>> = {

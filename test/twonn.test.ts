@@ -17,7 +17,8 @@ import { takeRows } from '../src/backend/matrix.js';
 import { MetricUndefined, UserError } from '../src/errors.js';
 import { knn } from '../src/metrics/knn.js';
 import { twoNN, twoNNFromDistances } from '../src/metrics/twonn.js';
-import { Rng, RowReservoir, sampleIndices, sampleRows } from '../src/metrics/sample.js';
+import { Rng } from '../src/backend/rng.js';
+import { RowReservoir, sampleIndices, sampleRows } from '../src/metrics/sample.js';
 
 
 

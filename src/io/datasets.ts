@@ -12,9 +12,14 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
 import { UserError, check } from '../errors.js';
-import type { TextExample } from '../models/tokenizer.js';
 import { readLinesSync } from './file-io.js';
 import { MAX_JSON_DEPTH, excessiveNesting, preview, shownName, syntaxError } from './json-limits.js';
+
+/** One example's text: a sentence, or a sentence pair. (Defined here, the lowest layer that reads text, so io/ imports nothing from models/.) */
+export interface TextExample {
+  text: string;
+  textPair?: string;
+}
 
 export const TASKS = ['sst2', 'mrpc', 'rte', 'cola', 'qqp', 'qnli', 'stsb', 'wnli', 'text', 'jsonl'] as const;
 export type TaskName = (typeof TASKS)[number];

@@ -15,7 +15,7 @@ import { UserError } from '../errors.js';
 import { takeRows, type Matrix } from '../backend/matrix.js';
 import { openNpySource, openNpzSource, openSafetensorsSource, type LayerSource, type RawBlock } from './layer-source.js';
 
-export type HiddenStatesFormat = 'npy' | 'npz' | 'safetensors' | 'arrow';
+export type HiddenStatesFormat = 'npy' | 'npz' | 'safetensors' | 'arrow' | 'memory';
 
 export interface LayerInfo {
   /** Arrow: the value of the `layer` column (HF numbering). Other formats: 0..L-1 in file order. */
@@ -88,11 +88,58 @@ export async function openHiddenStates(path: string): Promise<HiddenStates> {
   if (!open) {
     throw new UserError(`${path}: unknown extension '${ext}'; hidden-state files must be ${Object.keys(OPENERS).join(', ')}`);
   }
-  const source = await open(path);
+  return fromSource(await open(path), path);
+}
+
+/**
+ * Hidden states already in memory as one matrix per layer (a training run evaluating geometry),
+ * read through the same interface and checks as a file, so `measure` gives the same numbers as on
+ * the same data saved to .npy. The matrices are not copied up front: each block is a copy of its
+ * rows (consumers may modify blocks), so the caller must not change them while a scan runs.
+ * `label` stands for the file name in messages and in `path`.
+ */
+export async function hiddenStatesFromArrays(
+  layers: readonly { layer: number; matrix: Matrix; name?: string }[],
+  label = 'hidden states in memory',
+): Promise<HiddenStates> {
+  const seen = new Set<number>();
+  for (const { layer, matrix } of layers) {
+    if (!Number.isInteger(layer) || layer < 0) throw new UserError(`${label}: layer number ${layer} is not a non-negative integer`);
+    if (seen.has(layer)) throw new UserError(`${label}: layer ${layer} is given twice; give each layer once`);
+    seen.add(layer);
+    const { rows, cols, data } = matrix;
+    if (!Number.isInteger(rows) || !Number.isInteger(cols) || rows < 0 || cols < 0 || data.length !== rows * cols) {
+      throw new UserError(`${label}: layer ${layer} has ${data.length} values for a ${rows} × ${cols} matrix; give rows × cols values`);
+    }
+  }
+  return fromSource(memorySource(layers), label);
+}
+
+function memorySource(layers: readonly { layer: number; matrix: Matrix; name?: string }[]): LayerSource {
+  const byNumber = new Map(layers.map((l) => [l.layer, l.matrix]));
+  return {
+    format: 'memory',
+    layers: layers.map(({ layer, matrix, name }) => ({ layer, name: name ?? `layer ${layer}`, rows: matrix.rows, cols: matrix.cols })),
+    metadata: {},
+    async *blocks(wanted, blockRows) {
+      for (const info of wanted) {
+        const m = byNumber.get(info.layer)!;
+        for (let first = 0; first < info.rows; first += blockRows) {
+          const rows = Math.min(blockRows, info.rows - first);
+          yield { layer: info.layer, firstRow: first, block: { data: m.data.slice(first * info.cols, (first + rows) * info.cols), rows, cols: info.cols } };
+        }
+      }
+    },
+    close: async () => {},
+  };
+}
+
+/** The HiddenStates over a source: refuses empty layers, then scans with the shared checks. */
+async function fromSource(source: LayerSource, path: string): Promise<HiddenStates> {
   for (const l of source.layers) {
     if (l.rows === 0 || l.cols === 0) {
       await source.close();
-      throw new UserError(`${path}: layer ${l.layer} (${l.name}) is empty (${l.rows} × ${l.cols}); give a file with at least one row per layer`);
+      throw new UserError(`${path}: layer ${l.layer} (${l.name}) is empty (${l.rows} × ${l.cols}); give at least one row per layer`);
     }
   }
   const dropped = new Map<number, number>();

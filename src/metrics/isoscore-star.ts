@@ -14,7 +14,7 @@
  * positive semi-definite, so a given C0 is validated (`validateC0`). They also compute √d in
  * float32, so their values differ from this exact form by up to ~6e-8.
  *
- * `isoScoreStarLoss` is the same quantity as a tfjs function with the analytic gradient
+ * `isoScoreStarTf` is the same quantity as a tfjs function with the analytic gradient
  * (RESEARCH.md §2), for the I-STAR regulariser:
  *
  *     ∂IsoScore⋆/∂X = (1−ζ)·2/(N−1)·X_c·G/(d − 1),  G = (2t/F)·I − (2t²/F²)·Σ,  t = tr Σ, F = ‖Σ‖_F²
@@ -112,7 +112,7 @@ export function validateC0(c0: Float64Array, dim: number, source: string): void 
  * The gradient is the analytic one above, which also avoids tfjs's transposed-matmul gradient
  * (slow on wasm). `c0` null means the identity.
  */
-export function isoScoreStarLoss(tf: Tf, c0: Tensor2D | null, zeta: number): (x: Tensor2D) => Scalar {
+export function isoScoreStarTf(tf: Tf, c0: Tensor2D | null, zeta: number): (x: Tensor2D) => Scalar {
   checkZeta(zeta);
   return tf.customGrad((...args) => {
     const [x, save] = args as unknown as [Tensor2D, (t: Tensor2D[]) => void];

@@ -260,11 +260,14 @@ async function layerResult(s: LayerState, hs: HiddenStates, o: MeasureOptions, k
   const cov = s.cov ? s.cov.covariance(1) : new Float64Array(0);
   const { trace, frobenius2 } = gram ?? traceAndFrobenius2(cov, s.cov ? d : 0);
   const identical = (gram !== undefined || s.cov !== undefined) && trace === 0;
+  // The participation ratio, once per layer from the moments; PCA-ID's output reuses it, so the
+  // layer reports one value (the eigenvalue form (Σλ)²/Σλ² differs in the last bits).
+  const participationRatio = frobenius2 > 0 ? (trace * trace) / frobenius2 : undefined;
   if (m.has('isoscore')) {
     await attempt('isoscore', () => isoScoreFromMoments(trace, frobenius2, d));
     await attempt('participationRatio', () => {
-      definedIf(frobenius2 > 0, 'zero covariance (all points identical): the participation ratio is 0/0');
-      return (trace * trace) / frobenius2;
+      definedIf(participationRatio !== undefined, 'zero covariance (all points identical): the participation ratio is 0/0');
+      return participationRatio as number;
     });
   }
   if (m.has('isoscore-star')) {
@@ -305,7 +308,7 @@ async function layerResult(s: LayerState, hs: HiddenStates, o: MeasureOptions, k
     const eigenvalues = gram ? gram.spectrum() : covarianceSpectrum(cov, d, n);
     if (m.has('pca-id')) {
       await attempt('pcaId', () => {
-        const r = pcaId(eigenvalues);
+        const r = pcaId(eigenvalues, {}, { participationRatio });
         if (Number.isNaN(r.fan)) reasons['pcaId.fan'] = 'no eigenvalue index passes Fan\'s tests (e.g. all eigenvalues equal), where scikit-dimension raises';
         return { ...r, fan: Number.isNaN(r.fan) ? null : r.fan };
       });

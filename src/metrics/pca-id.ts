@@ -34,7 +34,7 @@ export interface PcaIdResult {
   ratio: number;
   ratio90: number;
   ratio99: number;
-  /** (Σλ)²/Σλ², not rounded. */
+  /** (Σλ)²/Σλ², not rounded (or the `participationRatio` the caller passed in). */
   participationRatio: number;
   kaiser: number;
   brokenStick: number;
@@ -46,8 +46,12 @@ export interface PcaIdResult {
  * All lPCA versions of a descending covariance spectrum. Throws MetricUndefined (a UserError)
  * on fewer than two eigenvalues (scikit-dimension needs two) or zero total variance, UserError on
  * a negative or non-finite one or an ascending pair.
+ *
+ * `known.participationRatio`: the same PR already computed from the moments, (tr C)²/‖C‖_F²
+ * (equal to (Σλ)²/Σλ² up to rounding, and exact without an eigendecomposition). `measure` passes
+ * it so that a layer reports one participation ratio; without it, the eigenvalue form is used.
  */
-export function pcaId(values: Float64Array, options: LpcaOptions = {}): PcaIdResult {
+export function pcaId(values: Float64Array, options: LpcaOptions = {}, known: { participationRatio?: number } = {}): PcaIdResult {
   const o = { ...LPCA_DEFAULTS, ...options };
   return {
     fo: lpcaFO(values, o.alphaFO),
@@ -56,7 +60,7 @@ export function pcaId(values: Float64Array, options: LpcaOptions = {}): PcaIdRes
     ratio: lpcaRatio(values, o.alphaRatio),
     ratio90: lpcaRatio(values, 0.9),
     ratio99: lpcaRatio(values, 0.99),
-    participationRatio: lpcaParticipationRatio(values),
+    participationRatio: known.participationRatio ?? lpcaParticipationRatio(values),
     kaiser: lpcaKaiser(values),
     brokenStick: lpcaBrokenStick(values),
     alphaFO: o.alphaFO,

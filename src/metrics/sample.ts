@@ -1,11 +1,5 @@
 /**
- * Seeded randomness and row sampling.
- *
- * The generator is xoshiro128** (Blackman & Vigna, "Scrambled linear pseudorandom number
- * generators", ACM TOMS 2021): 128 bits of state, period 2^128 − 1, 32-bit outputs, pure 32-bit
- * integer arithmetic, so a seed gives the same stream on every platform and JS engine. The state
- * is filled from the seed with splitmix32 so that nearby seeds (0, 1, 2...) give unrelated
- * streams.
+ * Seeded row sampling over the project's generator (backend/rng.ts).
  *
  * Row selection uses reservoir sampling (Algorithm R, Vitter 1985: row t ≥ n replaces slot
  * j = uniform{0..t} when j < n). Its random draws depend only on the position of a row in the
@@ -17,89 +11,10 @@
 import { check } from '../errors.js';
 import type { FloatArray, Matrix } from '../backend/matrix.js';
 import { takeRows } from '../backend/matrix.js';
+import { Rng } from '../backend/rng.js';
 
-/** xoshiro128** seeded through splitmix32. */
-export class Rng {
-  private s0: number;
-  private s1: number;
-  private s2: number;
-  private s3: number;
-
-  constructor(seed: number) {
-    check(Number.isSafeInteger(seed), `seed must be an integer, got ${seed}`);
-    // Fold the seed (any safe integer) to 32 bits keeping its high part, then expand with
-    // splitmix32.
-    const a = Math.abs(seed);
-    let x = (a >>> 0) ^ (Math.floor(a / 4294967296) >>> 0) ^ (seed < 0 ? 0x5bd1e995 : 0);
-    const next = (): number => {
-      x = (x + 0x9e3779b9) | 0;
-      let z = x;
-      z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
-      z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
-      return (z ^ (z >>> 16)) >>> 0;
-    };
-    this.s0 = next();
-    this.s1 = next();
-    this.s2 = next();
-    this.s3 = next();
-    if ((this.s0 | this.s1 | this.s2 | this.s3) === 0) this.s0 = 1; // the all-zero state is a fixed point
-  }
-
-  /** Next 32-bit unsigned integer. */
-  nextUint32(): number {
-    const result = Math.imul(rotl(Math.imul(this.s1, 5), 7), 9) >>> 0;
-    const t = this.s1 << 9;
-    this.s2 ^= this.s0;
-    this.s3 ^= this.s1;
-    this.s1 ^= this.s2;
-    this.s0 ^= this.s3;
-    this.s2 ^= t;
-    this.s3 = rotl(this.s3, 11);
-    return result;
-  }
-
-  /** Uniform double in [0, 1) with 53 random bits. */
-  nextFloat(): number {
-    const hi = this.nextUint32() >>> 5; // 27 bits
-    const lo = this.nextUint32() >>> 6; // 26 bits
-    return (hi * 67108864 + lo) / 9007199254740992;
-  }
-
-  /**
-   * Uniform integer in [0, n) for 1 ≤ n ≤ 2^32, without modulo bias (Lemire's multiply-shift
-   * with rejection, done in exact double arithmetic on 16-bit halves).
-   */
-  nextInt(n: number): number {
-    if (!(n >= 1 && n <= 4294967296 && Number.isInteger(n))) throw new RangeError(`nextInt: bad bound ${n}`);
-    if (n === 1) return 0;
-    // r·n / 2^32 is uniform on [0, n) once the low words below 2^32 mod n are rejected.
-    const threshold = 4294967296 % n;
-    for (;;) {
-      const r = this.nextUint32();
-      if (mulLow32(r, n) >= threshold) return mulHigh32(r, n);
-    }
-  }
-}
-
-function rotl(x: number, k: number): number {
-  return (x << k) | (x >>> (32 - k));
-}
-
-/** (a·b) mod 2^32 for a < 2^32, b ≤ 2^32, exactly. */
-function mulLow32(a: number, b: number): number {
-  if (b === 4294967296) return 0;
-  return Math.imul(a, b | 0) >>> 0;
-}
-
-/** floor(a·b / 2^32) for a < 2^32, b ≤ 2^32, exactly (16-bit limbs keep every product < 2^53). */
-function mulHigh32(a: number, b: number): number {
-  if (b === 4294967296) return a;
-  const aHi = Math.floor(a / 65536), aLo = a % 65536;
-  const bHi = Math.floor(b / 65536), bLo = b % 65536;
-  const lolo = aLo * bLo;
-  const mid = aHi * bLo + aLo * bHi + Math.floor(lolo / 65536); // < 2^34
-  return aHi * bHi + Math.floor(mid / 65536);
-}
+// Re-exported for modules that still import it from here (src/train/batches.ts, scripts/).
+export { Rng } from '../backend/rng.js';
 
 /**
  * One step of reservoir selection (Algorithm R) for the row at stream `position`, with a

@@ -37,7 +37,8 @@
 import type { Matrix } from '../backend/matrix.js';
 import { check, definedIf } from '../errors.js';
 import { knn, neighboursAmong, type DuplicatePolicy, type KnnOptions, type KnnResult } from './knn.js';
-import { Rng, sampleIndices } from './sample.js';
+import { Rng } from '../backend/rng.js';
+import { sampleIndices } from './sample.js';
 
 export type { DuplicatePolicy } from './knn.js';
 

@@ -5,12 +5,10 @@
  * on one core, so W workers, each with its own copy of the weights and single-threaded products,
  * run W independent batches at once; results come back in submission order.
  */
-import type { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
-import { spawnModuleWorker } from '../backend/worker.js';
+import { WorkerPool } from '../backend/worker-pool.js';
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { UserError } from '../errors.js';
 import { preferredBackend } from '../backend/tf.js';
 import { formatBytes } from '../backend/memory.js';
 import type { EncoderInputs, ForwardOptions, ForwardResult } from './encoder.js';
@@ -50,80 +48,33 @@ export function planWorkers(r: WorkerRequest): { workers: number; warning: strin
   return { workers, warning: `--workers ${r.requested} reduced to ${workers}: ${why.join('; ')}` };
 }
 
-interface Pending { resolve: (r: ForwardResult) => void; reject: (e: Error) => void }
-interface Slot { worker: Worker; busy: boolean }
-
-type Reply = { ready: string } | { error: string; user: boolean; id?: number } | { id: number; layers: number[]; states: Float32Array[] };
+/** The init message of an encoder worker, its ready value (its products' description), requests and replies. */
+export interface EncoderWorkerInit { dir: string; backend: string }
+export interface EncoderWorkerRequest { inputs: EncoderInputs; options: ForwardOptions }
+export interface EncoderWorkerReply { layers: number[]; states: Float32Array[] }
 
 export class EncoderPool {
-  private readonly pending = new Map<number, Pending>();
-  private readonly idle: (() => void)[] = [];
-  private nextId = 0;
   /** The workers' matrix products, e.g. "openblas 0.3.21, 1 thread". */
-  productsBackend = '';
+  readonly productsBackend: string;
 
-  private constructor(private readonly slots: Slot[]) {}
+  private constructor(private readonly pool: WorkerPool<EncoderWorkerInit, EncoderWorkerRequest, EncoderWorkerReply, string>) {
+    this.productsBackend = pool.ready[pool.ready.length - 1] ?? '';
+  }
 
   /** Start `workers` threads, each loading the model in `dir`. */
   static async open(dir: string, workers: number): Promise<EncoderPool> {
     const backend = await preferredBackend();
     const url = new URL(`./encoder-worker${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
-    const slots: Slot[] = [];
-    const pool = new EncoderPool(slots);
-    try {
-      await Promise.all(Array.from({ length: workers }, () => new Promise<void>((resolve, reject) => {
-        const slot: Slot = { worker: spawnModuleWorker(url), busy: false };
-        slots.push(slot);
-        slot.worker.once('message', (m: Reply) => {
-          if ('ready' in m) {
-            pool.productsBackend = m.ready;
-            slot.worker.on('message', (reply: Reply) => pool.onReply(slot, reply));
-            resolve();
-          } else if (typeof m === 'object' && 'error' in m) {
-            reject(m.user ? new UserError(m.error) : new Error(m.error));
-          }
-        });
-        slot.worker.on('error', (e) => { reject(e); pool.failAll(e); });
-        slot.worker.postMessage({ dir, backend });
-      })));
-    } catch (e) {
-      await pool.close();
-      throw e;
-    }
-    return pool;
+    return new EncoderPool(await WorkerPool.start(url, Array.from({ length: workers }, () => ({ dir, backend }))));
   }
 
   /** Run one batch on the next free worker. */
   async forward(inputs: EncoderInputs, options: ForwardOptions): Promise<ForwardResult> {
-    let slot = this.slots.find((s) => !s.busy);
-    while (!slot) {
-      await new Promise<void>((resolve) => this.idle.push(resolve));
-      slot = this.slots.find((s) => !s.busy);
-    }
-    slot.busy = true;
-    const id = this.nextId++;
-    return new Promise<ForwardResult>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      slot.worker.postMessage({ id, inputs, options });
-    });
+    const reply = await this.pool.run({ inputs, options });
+    return { hiddenStates: new Map(reply.layers.map((l, i) => [l, reply.states[i]])) };
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.slots.map((s) => s.worker.terminate()));
-  }
-
-  private onReply(slot: Slot, reply: Reply): void {
-    if ('ready' in reply || reply.id === undefined) return;
-    const p = this.pending.get(reply.id)!;
-    this.pending.delete(reply.id);
-    slot.busy = false;
-    this.idle.shift()?.();
-    if ('error' in reply) p.reject(reply.user ? new UserError(reply.error) : new Error(reply.error));
-    else p.resolve({ hiddenStates: new Map(reply.layers.map((l, i) => [l, reply.states[i]])) });
-  }
-
-  private failAll(e: Error): void {
-    for (const p of this.pending.values()) p.reject(e);
-    this.pending.clear();
+    await this.pool.close();
   }
 }

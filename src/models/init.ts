@@ -5,7 +5,7 @@
  * tied MLM decoder is not stored). New heads of the trainable model are drawn here too.
  */
 import type { TensorToWrite } from '../io/safetensors.js';
-import { Rng } from '../metrics/sample.js';
+import { Rng } from '../backend/rng.js';
 import { tensorSpecs, type TensorSpec } from './tensor-names.js';
 
 export interface BertShape {
@@ -19,10 +19,10 @@ export interface BertShape {
   initializer_range?: number;
 }
 
-/** Standard normal draws from a seeded generator (Box–Muller, one draw per pair of uniforms). */
+/** Standard normal draws from a seeded generator (Rng.normal: Box–Muller, one draw per pair of uniforms). */
 export function normalGenerator(seed: number): () => number {
-  const uniform = new Rng(seed);
-  return () => Math.sqrt(-2 * Math.log(1 - uniform.nextFloat())) * Math.cos(2 * Math.PI * uniform.nextFloat());
+  const rng = new Rng(seed);
+  return () => rng.normal();
 }
 
 /** A tensor's initial values: N(0, std²) for 'normal', else zeros or ones. */

@@ -19,14 +19,12 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
 import { UserError, check } from '../errors.js';
+import type { TextExample } from '../io/datasets.js';
 import { readTextFileSync } from '../io/file-io.js';
 import { checkNesting, syntaxError } from '../io/json-limits.js';
 import { WordPiece, parseVocab } from './wordpiece.js';
 
-export interface TextExample {
-  text: string;
-  textPair?: string;
-}
+export type { TextExample };
 
 export interface EncodeOptions {
   /** Length of every row after truncation, special tokens included. */

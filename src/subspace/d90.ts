@@ -12,7 +12,7 @@
  *      al. used 100 resamples); a resample that reaches no d counts as above every probed d.
  */
 import { check } from '../errors.js';
-import { Rng } from '../metrics/sample.js';
+import { Rng } from '../backend/rng.js';
 
 export interface Probe {
   d: number;

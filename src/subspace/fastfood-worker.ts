@@ -1,11 +1,11 @@
 /**
  * Worker side of `ThreadedFastfood`: builds the Fastfoods of the tensors dealt to it (the same
  * (seed, tensor index) streams as the main thread would, so nothing random is transferred) and
- * runs them on shared memory. Messages in: init (once, answered 'ready'), then {op: 'project',
- * theta} (answered 'done'; offsets written into the shared output) and {op: 'adjoint'} (reads
- * the shared gradients, answers with its partial θ_d gradient).
+ * runs them on shared memory. Init (once) builds them; then {op: 'project', theta} writes the
+ * offsets into the shared output and {op: 'adjoint'} reads the shared gradients and answers
+ * with its partial θ_d gradient.
  */
-import { parentPort } from 'node:worker_threads';
+import { serveWorker } from '../backend/worker-pool.js';
 import { Fastfood, type FastfoodOptions } from './fastfood.js';
 
 export interface FastfoodWorkerInit {
@@ -18,34 +18,31 @@ export interface FastfoodWorkerInit {
   input: SharedArrayBuffer;
 }
 
-type Message = { op: 'init'; init: FastfoodWorkerInit } | { op: 'project'; theta: Float64Array } | { op: 'adjoint' };
+export type FastfoodWorkerRequest = { op: 'project'; theta: Float64Array } | { op: 'adjoint' };
+/** 'project' answers with no grad (its offsets are in the shared output); 'adjoint' with its partial θ_d gradient. */
+export interface FastfoodWorkerReply { grad?: Float64Array }
 
-const port = parentPort;
-if (!port) throw new Error('fastfood-worker must run in a worker thread');
 let parts: { f: Fastfood; out: Float32Array; grad: Float32Array }[] = [];
 let d = 0;
 
-port.on('message', (m: Message) => {
-  try {
-    if (m.op === 'init') {
-      const { init } = m;
-      d = init.d;
-      parts = init.tensors.map((t) => ({
-        f: new Fastfood(t.size, init.d, init.seed, t.index, init.options),
-        out: new Float32Array(init.output, t.offset * 4, t.size),
-        grad: new Float32Array(init.input, t.offset * 4, t.size),
-      }));
-      port.postMessage('ready');
-    } else if (m.op === 'project') {
+serveWorker<FastfoodWorkerInit, FastfoodWorkerRequest, FastfoodWorkerReply>({
+  init(init) {
+    d = init.d;
+    parts = init.tensors.map((t) => ({
+      f: new Fastfood(t.size, init.d, init.seed, t.index, init.options),
+      out: new Float32Array(init.output, t.offset * 4, t.size),
+      grad: new Float32Array(init.input, t.offset * 4, t.size),
+    }));
+  },
+  handle(m) {
+    if (m.op === 'project') {
       const theta = Float32Array.from(m.theta);
       for (const p of parts) p.f.project(theta, p.out);
-      port.postMessage('done');
-    } else {
-      const grad = new Float64Array(d);
-      for (const p of parts) p.f.adjointAdd(p.grad, grad);
-      port.postMessage({ grad }, [grad.buffer]);
+      return {};
     }
-  } catch (e) {
-    port.postMessage({ error: (e as Error).message });
-  }
+    const grad = new Float64Array(d);
+    for (const p of parts) p.f.adjointAdd(p.grad, grad);
+    return { grad };
+  },
+  transfer: (reply) => (reply.grad ? [reply.grad.buffer as ArrayBuffer] : []),
 });

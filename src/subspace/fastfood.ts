@@ -25,7 +25,7 @@ import { check } from '../errors.js';
 import type { FloatArray } from '../backend/matrix.js';
 import { fwht, nextPowerOfTwo } from './hadamard.js';
 import { alloc, f32, i32, kernel, release, scratch } from './kernel.js';
-import { fillNormals, fillSigns, randomPermutation, streamRng } from './random.js';
+import { fillSigns, streamRng } from './random.js';
 
 export type { FloatArray };
 
@@ -100,9 +100,9 @@ export class Fastfood {
     const rng = streamRng(seed, stream);
     const signs = new Int8Array(L);
     fillSigns(rng, signs);
-    const permutation = randomPermutation(rng, L);
+    const permutation = rng.permutation(L);
     const gaussian = new Float32Array(L);
-    fillNormals(rng, gaussian);
+    rng.fillNormal(gaussian);
     let g2 = 0;
     for (let i = 0; i < L; i++) g2 += gaussian[i] * gaussian[i];
     this.scale = 1 / Math.sqrt(g2 * rows);

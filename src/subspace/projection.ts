@@ -15,7 +15,7 @@
 import os from 'node:os';
 import { check } from '../errors.js';
 import { Fastfood, type FastfoodOptions, type FloatArray } from './fastfood.js';
-import { fillNormals, streamRng } from './random.js';
+import { streamRng } from './random.js';
 
 export interface TensorSpec {
   name: string;
@@ -190,7 +190,7 @@ export class DenseProjection implements SubspaceProjection {
     this.matrices = tensors.map((t, i) => {
       check(t.size * d <= 2 ** 32, `dense projection: tensor ${t.name} would need ${t.size} × ${d} entries (over 2^32); use --projection fastfood`);
       const m = new Float32Array(t.size * d);
-      fillNormals(streamRng(this.seed, i), m);
+      streamRng(this.seed, i).fillNormal(m);
       const s = 1 / Math.sqrt(this.columnNorm === 'global' ? total : t.size);
       for (let j = 0; j < m.length; j++) m[j] *= s;
       return m;

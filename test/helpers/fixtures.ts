@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { readNpy } from '../../src/io/npy.js';
 import type { Matrix } from '../../src/backend/matrix.js';
-import { Rng } from '../../src/metrics/sample.js';
+import { Rng } from '../../src/backend/rng.js';
 
 export const SHARED = resolve(import.meta.dirname, '..', '..', '..', 'shared');
 export const GEOMETRY = resolve(SHARED, 'fixtures', 'geometry');
@@ -24,11 +24,11 @@ export async function loadFixture(name: string): Promise<Matrix<Float64Array>> {
   return { data: data as Float64Array, rows: shape[0], cols: shape[1] };
 }
 
-/** Seeded standard-normal entries (Box–Muller over the project's Rng), optionally scaled per column. */
+/** Seeded standard-normal entries (Rng.normal), optionally scaled per column. */
 export function gaussianMatrix(rows: number, cols: number, seed: number, scales?: number[]): Matrix<Float64Array> {
   const rng = new Rng(seed), data = new Float64Array(rows * cols);
   for (let i = 0; i < data.length; i++) {
-    data[i] = Math.sqrt(-2 * Math.log(1 - rng.nextFloat())) * Math.cos(2 * Math.PI * rng.nextFloat()) * (scales ? scales[i % cols] : 1);
+    data[i] = rng.normal() * (scales ? scales[i % cols] : 1);
   }
   return { data, rows, cols };
 }

@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Field, FixedSizeList, Float32, Table, makeData, makeVector, tableToIPC } from 'apache-arrow';
-import { Rng } from '../../src/metrics/sample.js';
+import { Rng } from '../../src/backend/rng.js';
 import { writeNpy } from '../../src/io/npy.js';
 import { writeNpz } from '../../src/io/npz.js';
 import { writeSafetensors } from '../../src/io/safetensors.js';
