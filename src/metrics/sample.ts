@@ -13,9 +13,6 @@ import type { FloatArray, Matrix } from '../backend/matrix.js';
 import { takeRows } from '../backend/matrix.js';
 import { Rng } from '../backend/rng.js';
 
-// Re-exported for modules that still import it from here (src/train/batches.ts, scripts/).
-export { Rng } from '../backend/rng.js';
-
 /**
  * One step of reservoir selection (Algorithm R) for the row at stream `position`, with a
  * reservoir of `slots.length` places: the slot it takes, or −1 when it is not kept. The one

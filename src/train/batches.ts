@@ -4,7 +4,7 @@
  * draws the same order without saving generator state), and each batch is tokenized and padded
  * to its own longest row (as transformers' DataCollatorWithPadding).
  */
-import { Rng } from '../metrics/sample.js';
+import { Rng } from '../backend/rng.js';
 import type { TextExample, Tokenizer } from '../models/tokenizer.js';
 import type { TrainingBatch } from '../models/trainable.js';
 

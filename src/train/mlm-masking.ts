@@ -7,7 +7,7 @@
  * The draws come from a generator keyed by (seed, step), so a resumed run masks every batch as
  * the uninterrupted run did without saving generator state.
  */
-import { Rng } from '../metrics/sample.js';
+import { Rng } from '../backend/rng.js';
 import type { EncodedBatch } from '../models/tokenizer.js';
 import type { TrainingBatch } from '../models/trainable.js';
 
