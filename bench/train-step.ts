@@ -6,12 +6,12 @@
  * (bench/python/train_step_torch.py, Debian's python3-torch with torch.set_num_threads) when
  * /usr/bin/python3 has torch.
  *
- *     node --import tsx bench/train-step.ts                  all shapes, one JSON line each
+ *     node --import tsx bench/train-step.ts [--only tiny|base]   all shapes, one JSON line each
  *     node --import tsx bench/train-step.ts --shape tiny --seq-len 64 [--blas wasm] [--threads 2] [--steps 3] [--dropout]
  *                                                            one measurement in this process
  *
  * Every measurement runs in a process of its own, so that its peak resident memory (maxRSS) is
- * that of the one model. Times are the best of `steps` after one warm-up (BERT-base: 2 steps).
+ * that of the one model. Times are the best of `steps` after one warm-up (tiny: 10, BERT-base: 2).
  * Dropout is off by default, as on the PyTorch side (hf_bert_torch's forward has none).
  */
 import { spawnSync } from 'node:child_process';
@@ -78,13 +78,14 @@ const TORCH_ENV = { ...process.env, OMP_WAIT_POLICY: process.env.OMP_WAIT_POLICY
 const shapeArg = option('shape');
 if (shapeArg) {
   const shape = shapeArg === 'base' ? 'base' : 'tiny';
-  const steps = Number(option('steps') ?? (shape === 'base' ? 2 : 3));
+  const steps = Number(option('steps') ?? (shape === 'base' ? 2 : 10));
   console.log(JSON.stringify(measureHere(shape, Number(option('seq-len') ?? 128), option('blas') ?? 'auto', steps, args.includes('--dropout'))));
 } else {
   const self = resolve(import.meta.dirname, 'train-step.ts');
   const torchScript = resolve(import.meta.dirname, 'python', 'train_step_torch.py');
-  for (const shape of ['tiny', 'base'] as const) {
-    const steps = shape === 'base' ? 2 : 3;
+  const only = option('only');
+  for (const shape of (['tiny', 'base'] as const).filter((s) => !only || s === only)) {
+    const steps = shape === 'base' ? 2 : 10;
     for (const T of [64, 128]) {
       const rows: Record<string, unknown>[] = [];
       for (const blas of ['auto', 'wasm']) {
