@@ -9,7 +9,7 @@
  *                                          gemm, fastfood, train-kernels, train)
  *     REPGEOM_BLAS=wasm npm run bench -- compute process    the same on our wasm kernel instead of the system BLAS
  *     BENCH_STREAM_ROWS=200000 npm run bench -- stream
- *     npm run bench -- train              training step and whole run vs PyTorch (not in the default set: ~15 min on 2 cores)
+ *     npm run bench -- train              training step and whole run vs PyTorch (not in the default set: about 15–20 min on 2 cores)
  *
  * Compute times are the best of 3 runs after a warm-up, in this process. Whole-process times are
  * the best of 3 wall-clock runs of the command (start-up and file reading included). Results are
