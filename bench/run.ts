@@ -6,9 +6,10 @@
  *
  *     npm run bench                       everything
  *     npm run bench -- compute process    only some sections (compute, process, stream, eigen, extract,
- *                                          gemm, fastfood, train-kernels)
+ *                                          gemm, fastfood, train-kernels, train)
  *     REPGEOM_BLAS=wasm npm run bench -- compute process    the same on our wasm kernel instead of the system BLAS
  *     BENCH_STREAM_ROWS=200000 npm run bench -- stream
+ *     npm run bench -- train              training step and whole run vs PyTorch (not in the default set: about 15–20 min on 2 cores)
  *
  * Compute times are the best of 3 runs after a warm-up, in this process. Whole-process times are
  * the best of 3 wall-clock runs of the command (start-up and file reading included). Results are
@@ -164,6 +165,8 @@ async function main(): Promise<void> {
     ['gemm', 'gemm.ts', 'GFLOP/s of the products layer vs PyTorch and numpy'],
     ['fastfood', 'fastfood.ts', 'Fastfood forward + adjoint vs PyTorch'],
     ['train-kernels', 'train-kernels.ts', 'training kernels at BERT-base shapes'],
+    ['train', 'train-step.ts', 'one training step (forward, backward, AdamW) vs PyTorch, system BLAS and wasm'],
+    ['train', 'train-run.ts', 'a whole I-STAR run (SST-2, 8000 rows, 2 epochs, λ = −1) vs PyTorch'],
   ];
   for (const [section, script, title] of scripts) {
     if (!sections.has(section)) continue;

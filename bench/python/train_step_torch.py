@@ -68,7 +68,7 @@ def main():
         parts = {"step": t3 - t0, "forward": t1 - t0, "backward": t2 - t1, "optimizer": t3 - t2}
         if s > 0 and (best is None or parts["step"] < best["step"]):
             best = parts
-    print(json.dumps({"torch": torch.__version__, "threads": a.threads, "config": a.config, "batch": a.batch_size, "seqLen": a.seq_len,
+    print(json.dumps({"impl": "pytorch", "torch": torch.__version__, "threads": a.threads, "steps": a.steps, "config": a.config, "batch": a.batch_size, "seqLen": a.seq_len,
                       "peakRssMiB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, **best}))
 
 
