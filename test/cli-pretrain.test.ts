@@ -12,7 +12,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { expectUserError, repgeom } from './helpers/cli.js';
+import { expectUserError, repgeom, interruptAtCheckpoint } from './helpers/cli.js';
 import { SHARED } from './helpers/fixtures.js';
 import { loadTokenizer } from '../src/models/tokenizer.js';
 import { maskTokens } from '../src/train/mlm-masking.js';
@@ -67,18 +67,7 @@ function checkFolder(out: string): void {
   assert.equal(r.status, 0, r.stdout + r.stderr);
 }
 
-function interruptAt(out: string, name: string, signal: NodeJS.Signals): Promise<{ code: number | null; signal: string | null; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...base(), '--out', out], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d) => { stderr += d; });
-    const timer = setInterval(() => {
-      if (fs.existsSync(path.join(out, 'checkpoints', name))) { clearInterval(timer); child.kill(signal); }
-    }, 5);
-    const guard = setTimeout(() => { child.kill('SIGKILL'); reject(new Error('hang guard: the child ran for 120 s')); }, 120_000);
-    child.on('exit', (code, sig) => { clearInterval(timer); clearTimeout(guard); resolve({ code, signal: sig, stderr }); });
-  });
-}
+const interruptAt = (out: string, checkpoint: string, signal: NodeJS.Signals) => interruptAtCheckpoint([...base(), '--out', out], out, checkpoint, signal);
 
 const A = at('a');
 

@@ -1,8 +1,7 @@
 /** `repgeom pretrain`: masked-LM pretraining from a checkpoint or a config on a text corpus into a resumable run folder. */
-import * as os from 'node:os';
 import type { Argv, ArgumentsCamelCase, CommandModule } from 'yargs';
 import { VERSION, numberOption } from './common.js';
-import { createProgress } from './progress.js';
+import { interruptedStatus, runProgress } from './run-progress.js';
 import { PRETRAIN_DEFAULTS as D, type PretrainOptions } from '../train/pretrain.js';
 
 interface PretrainArgs {
@@ -36,22 +35,12 @@ export const pretrainCommand: CommandModule<object, PretrainArgs> = {
     };
     const { runPretraining, checkPretrainOptions } = await import('../train/pretrain.js');
     checkPretrainOptions(options);
-    const progress = createProgress(process.stderr, argv.quiet, 'steps');
-    const say = (text: string) => { progress.done(); process.stderr.write(`${text}\n`); };
-    let first = 0, firstAt = 0;
-    const outcome = await runPretraining(options, argv.out, { version: VERSION }, {
-      onStep: (step, total, loss) => {
-        const now = Date.now();
-        if (firstAt === 0) { first = step - 1; firstAt = now; }
-        const rate = (step - first) / Math.max(1e-3, (now - firstAt) / 1000);
-        progress.update('pretrain', step, total, `loss ${loss.toFixed(4)} ${rate.toFixed(2)} steps/s`);
-      },
-      onMessage: (text) => { if (!argv.quiet || !text.startsWith('resuming')) say(text); },
-    });
+    const progress = runProgress('pretrain', argv.quiet);
+    const outcome = await runPretraining(options, argv.out, { version: VERSION }, progress);
     progress.done();
     if (outcome.status === 'finished' && !argv.quiet) {
-      say(`finished ${argv.out}: ${outcome.step} steps in ${outcome.seconds.toFixed(1)}s; last MLM loss ${outcome.lastLoss?.toFixed(4) ?? 'n/a'}`);
+      progress.say(`finished ${argv.out}: ${outcome.step} steps in ${outcome.seconds.toFixed(1)}s; last MLM loss ${outcome.lastLoss?.toFixed(4) ?? 'n/a'}`);
     }
-    if (outcome.status === 'interrupted') process.exitCode = 128 + os.constants.signals[outcome.signal ?? 'SIGINT'];
+    if (outcome.status === 'interrupted') process.exitCode = interruptedStatus(outcome.signal);
   },
 };

@@ -1,8 +1,7 @@
 /** `repgeom train`: fine-tune a Hugging Face checkpoint on a GLUE task (optionally with I-STAR or CosReg) into a resumable run folder. */
-import * as os from 'node:os';
 import type { Argv, ArgumentsCamelCase, CommandModule } from 'yargs';
 import { VERSION, numberOption, parseIntegerList } from './common.js';
-import { createProgress } from './progress.js';
+import { interruptedStatus, runProgress } from './run-progress.js';
 import type { TrainOptions } from '../train/run.js';
 
 interface TrainArgs {
@@ -56,24 +55,13 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
     };
     const { runTraining, checkTrainOptions } = await import('../train/run.js');
     checkTrainOptions(options);
-    const progress = createProgress(process.stderr, argv.quiet, 'steps');
-    const say = (text: string) => { progress.done(); process.stderr.write(`${text}\n`); };
-    let first = 0, firstAt = 0;
-    const outcome = await runTraining(options, argv.out, { version: VERSION }, {
-      onStep: (step, total, loss) => {
-        const now = Date.now();
-        if (firstAt === 0) { first = step - 1; firstAt = now; }
-        const rate = (step - first) / Math.max(1e-3, (now - firstAt) / 1000);
-        progress.update('train', step, total, `loss ${loss.toFixed(4)} ${rate.toFixed(2)} steps/s`);
-      },
-      onMessage: (text) => { if (!argv.quiet || !text.startsWith('resuming')) say(text); },
-    });
+    const progress = runProgress('train', argv.quiet);
+    const outcome = await runTraining(options, argv.out, { version: VERSION }, progress);
     progress.done();
     if (outcome.status === 'finished' && !argv.quiet) {
       const metrics = Object.entries(outcome.finalEval?.metrics ?? {}).map(([k, v]) => `${k} ${v === null ? 'null' : v.toFixed(4)}`).join(', ');
-      say(`finished ${argv.out}: ${outcome.step} steps in ${outcome.seconds.toFixed(1)}s; dev ${metrics}`);
+      progress.say(`finished ${argv.out}: ${outcome.step} steps in ${outcome.seconds.toFixed(1)}s; dev ${metrics}`);
     }
-    // The status a shell gives a process stopped by that signal (130 for Ctrl-C).
-    if (outcome.status === 'interrupted') process.exitCode = 128 + os.constants.signals[outcome.signal ?? 'SIGINT'];
+    if (outcome.status === 'interrupted') process.exitCode = interruptedStatus(outcome.signal);
   },
 };

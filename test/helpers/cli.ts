@@ -1,6 +1,8 @@
 /** Run the CLI from source as a user would, in a child process, and capture what it prints. */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { resolve } from 'node:path';
 
 const MAIN = resolve(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
@@ -26,4 +28,21 @@ export function expectUserError(r: CliResult, pattern: RegExp): void {
   assert.doesNotMatch(lines[0], /\bat .*:\d+:\d+/, 'no stack trace');
   assert.match(lines[0], pattern);
   assert.equal(r.stdout, '');
+}
+
+/**
+ * Run the CLI with `args` in a child and, once `<out>/checkpoints/<checkpoint>` exists, send it
+ * `signal`; resolves with how it exited (a 120 s guard kills a child that hangs).
+ */
+export function interruptAtCheckpoint(args: string[], out: string, checkpoint: string, signal: NodeJS.Signals): Promise<{ code: number | null; signal: string | null; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => { stderr += d; });
+    const timer = setInterval(() => {
+      if (existsSync(join(out, 'checkpoints', checkpoint))) { clearInterval(timer); child.kill(signal); }
+    }, 5);
+    const guard = setTimeout(() => { child.kill('SIGKILL'); reject(new Error('hang guard: the child ran for 120 s')); }, 120_000);
+    child.on('exit', (code, sig) => { clearInterval(timer); clearTimeout(guard); resolve({ code, signal: sig, stderr }); });
+  });
 }
