@@ -7,11 +7,9 @@
  */
 import { createRequire } from 'node:module';
 import { basename } from 'node:path';
-import type { Worker } from 'node:worker_threads';
 import type * as Koffi from 'koffi';
-import { spawnModuleWorker } from '../worker.js';
 import { blasAddressFunctions, blasTileCount, blasTileKernels, type BlasFunctions } from './blas-tiles.js';
-import { CONTROL_BYTES, WORKER_TILES, controlViews, publish, runTiles, stopHelpers, waitDone, waitReady, wakeHelpers, type TileExports } from './tiles.js';
+import { HelperThreads, type TileExports } from './tiles.js';
 import { checkGemmShapes, checkSyrkShapes, mirrorUpper, scaleOnly, type Products } from './types.js';
 
 const ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112, UPPER = 121;
@@ -66,13 +64,7 @@ export class BlasProducts implements Products {
   private readonly lib: Koffi.LibraryHandle;
   private readonly direct: BlasFunctions;
   private readonly kernels: TileExports;
-  private readonly control = new SharedArrayBuffer(CONTROL_BYTES);
-  private readonly ctrl = controlViews(this.control);
-  private readonly workers: Worker[] = [];
-  private generation = 0;
-  private closed = false;
-  /** Why a helper thread failed, if one did (the calling thread then takes its blocks). */
-  helperError: string | undefined;
+  private readonly helpers = new HelperThreads();
 
   /** Load `path` (a file or a name the dynamic loader finds); throws BlasUnusable. */
   constructor(readonly path: string, threads: number) {
@@ -121,10 +113,7 @@ export class BlasProducts implements Products {
     }
     checkKnownProducts(this);
     for (let t = 1; t < this.threads; t++) {
-      const worker = spawnModuleWorker(new URL(`./blas-worker${extension()}`, import.meta.url), { workerData: { path, control: this.control } });
-      worker.on('error', (e) => { this.helperError ??= String(e); });
-      worker.unref();
-      this.workers.push(worker);
+      this.helpers.spawn(new URL(`./blas-worker${extension()}`, import.meta.url), { path, control: this.helpers.control });
     }
   }
 
@@ -132,22 +121,24 @@ export class BlasProducts implements Products {
     return this.threadsSet ? `${this.library}, ${this.threads} thread${this.threads === 1 ? '' : 's'}` : `${this.library}, its own threads`;
   }
 
+  /** Why a helper thread failed, if one did (the calling thread then takes its blocks). */
+  get helperError(): string | undefined {
+    return this.helpers.error;
+  }
+
   /** Block until every helper thread has started; false if `timeoutMs` passed first. */
   waitForThreads(timeoutMs: number): boolean {
-    return waitReady(this.ctrl, this.workers.length, timeoutMs);
+    return this.helpers.waitForThreads(timeoutMs);
   }
 
   /** Blocks computed by the helper threads so far. */
   helperTiles(): number {
-    return Atomics.load(this.ctrl.i32, WORKER_TILES);
+    return this.helpers.helperTiles();
   }
 
   close(): void {
     // The library stays loaded: koffi functions of an unloaded library would crash if kept.
-    if (this.closed) return;
-    this.closed = true;
-    stopHelpers(this.ctrl);
-    for (const w of this.workers) void w.terminate();
+    this.helpers.close();
   }
 
   gemm(transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number, a: Float32Array, b: Float32Array, beta: number, c: Float32Array): void {
@@ -173,7 +164,7 @@ export class BlasProducts implements Products {
   private product(f64: boolean, ta: boolean, tb: boolean, m: number, n: number, k: number, alpha: number,
                   a: Float32Array | Float64Array, b: Float32Array | Float64Array, beta: number,
                   c: Float32Array | Float64Array, upper = false): void {
-    if (this.closed) throw new Error('these BLAS products are closed');
+    if (this.helpers.closed) throw new Error('these BLAS products are closed');
     if (m === 0 || n === 0) return;
     if (k === 0) return scaleOnly(beta, c, m * n);
     const lda = upper ? n : ta ? m : k, ldb = upper ? n : tb ? k : n;
@@ -188,11 +179,7 @@ export class BlasProducts implements Products {
         f64, m, n, k, a: Number(kx.address(a)), lda, ta: upper || ta, b: Number(kx.address(b)), ldb, tb: !upper && tb,
         c: Number(kx.address(c)), ldc: n, alpha, beta, upper, tiles,
       };
-      this.generation = (this.generation + 1) % 0x7fffffff;
-      publish(this.ctrl, job, this.generation);
-      if (this.workers.length > 0 && tiles > 1) wakeHelpers(this.ctrl);
-      runTiles(this.kernels, this.ctrl, 0, false);
-      const failure = waitDone(this.ctrl, tiles);
+      const failure = this.helpers.run(job, this.kernels, 0);
       if (failure !== undefined) throw new Error(`BLAS products: a thread failed: ${failure}`);
     }
     if (upper) mirrorUpper(c, n);

@@ -12,6 +12,9 @@
  * the shape (kernels/gemm.c, blas-tiles.ts), so the product is the same for any number of threads.
  */
 
+import type { Worker } from 'node:worker_threads';
+import { spawnModuleWorker } from '../worker.js';
+
 /** Int32 slots of the control block. */
 export const GEN = 0;      // bumped and notified to wake the workers
 export const DONE = 1;     // tiles finished in the current job
@@ -142,4 +145,53 @@ export function waitReady(ctrl: Control, helpers: number, timeoutMs: number): bo
     Atomics.wait(ctrl.i32, READY, r, left);
   }
   return true;
+}
+
+/**
+ * The helper threads of one products implementation and their shared control block: start them,
+ * run a job's tiles with them (the calling thread takes tiles too), and stop them. A helper that
+ * fails to start only costs speed (the calling thread takes every tile no helper takes); the
+ * reason is kept in `error` for diagnosis instead of crashing the process.
+ */
+export class HelperThreads {
+  readonly control = new SharedArrayBuffer(CONTROL_BYTES);
+  readonly ctrl = controlViews(this.control);
+  private readonly workers: Worker[] = [];
+  private generation = 0;
+  closed = false;
+  error: string | undefined;
+
+  /** Start one helper running `url` with `workerData` (which should carry `control`). */
+  spawn(url: URL, workerData: Record<string, unknown>): void {
+    const worker = spawnModuleWorker(url, { workerData });
+    worker.on('error', (e) => { this.error ??= String(e); });
+    worker.unref();
+    this.workers.push(worker);
+  }
+
+  /** Publish `job`, compute tiles here and on the helpers, wait for all; returns a failure message. */
+  run(job: Job, kernels: TileExports, scratch: number): string | undefined {
+    this.generation = (this.generation + 1) % 0x7fffffff;
+    publish(this.ctrl, job, this.generation);
+    if (this.workers.length > 0 && job.tiles > 1) wakeHelpers(this.ctrl);
+    runTiles(kernels, this.ctrl, scratch, false);
+    return waitDone(this.ctrl, job.tiles);
+  }
+
+  /** Block until every helper has started; false if `timeoutMs` passed first. */
+  waitForThreads(timeoutMs: number): boolean {
+    return waitReady(this.ctrl, this.workers.length, timeoutMs);
+  }
+
+  /** Tiles computed by the helpers so far. */
+  helperTiles(): number {
+    return Atomics.load(this.ctrl.i32, WORKER_TILES);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    stopHelpers(this.ctrl);
+    for (const w of this.workers) void w.terminate();
+  }
 }

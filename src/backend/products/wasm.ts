@@ -12,11 +12,9 @@
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
-import type { Worker } from 'node:worker_threads';
 import { UserError, check } from '../../errors.js';
-import { spawnModuleWorker } from '../worker.js';
 import { checkGemmShapes, checkSyrkShapes, scaleOnly, type Products } from './types.js';
-import { CONTROL_BYTES, WORKER_TILES, stopHelpers, waitReady, wakeHelpers, controlViews, publish, runTiles, waitDone, type Control, type TileExports } from './tiles.js';
+import { HelperThreads, type Job, type TileExports } from './tiles.js';
 
 export type WasmVariant = 'relaxed-simd' | 'simd128';
 
@@ -83,15 +81,9 @@ export class WasmProducts implements Products {
   private readonly maxPages: number;
   private readonly memory: WebAssembly.Memory;
   private readonly kernels: KernelExports;
-  private readonly control: SharedArrayBuffer;
-  private readonly ctrl: Control;
-  private readonly workers: Worker[] = [];
+  private readonly helpers = new HelperThreads();
   private readonly operandBase: number;
   private readonly scratch0: number;
-  private generation = 0;
-  /** Why a helper thread failed, if one did. */
-  helperError: string | undefined;
-  private closed = false;
 
   constructor(options: WasmOptions = {}) {
     const threads = options.threads ?? availableParallelism();
@@ -118,18 +110,10 @@ export class WasmProducts implements Products {
     this.kernels.__stack_pointer.value = threadBase + STACK_BYTES;
     this.scratch0 = threadBase + STACK_BYTES;
 
-    this.control = new SharedArrayBuffer(CONTROL_BYTES);
-    this.ctrl = controlViews(this.control);
     for (let t = 1; t < threads; t++) {
       const stackTop = threadBase + t * perThread + STACK_BYTES;
-      const worker = spawnModuleWorker(new URL(`./wasm-worker${extension()}`, import.meta.url), {
-        workerData: { module, memory: this.memory, control: this.control, stackTop, scratch: stackTop },
-      });
-      // A helper that fails to start only costs speed: the calling thread takes every tile
-      // no helper takes. Keep the reason for diagnosis instead of crashing the process.
-      worker.on('error', (e) => { this.helperError ??= String(e); });
-      worker.unref();
-      this.workers.push(worker);
+      this.helpers.spawn(new URL(`./wasm-worker${extension()}`, import.meta.url),
+        { module, memory: this.memory, control: this.helpers.control, stackTop, scratch: stackTop });
     }
   }
 
@@ -137,24 +121,26 @@ export class WasmProducts implements Products {
     return `wasm ${this.variant}, ${this.threads} thread${this.threads === 1 ? '' : 's'}`;
   }
 
+  /** Why a helper thread failed, if one did. */
+  get helperError(): string | undefined {
+    return this.helpers.error;
+  }
+
   /**
    * Block until every helper thread has started (they join products as soon as they are up;
    * the first products may run on fewer threads). False if `timeoutMs` passed first.
    */
   waitForThreads(timeoutMs: number): boolean {
-    return waitReady(this.ctrl, this.workers.length, timeoutMs);
+    return this.helpers.waitForThreads(timeoutMs);
   }
 
   /** Tiles computed by the helper threads so far. */
   helperTiles(): number {
-    return Atomics.load(this.ctrl.i32, WORKER_TILES);
+    return this.helpers.helperTiles();
   }
 
   close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    stopHelpers(this.ctrl);
-    for (const w of this.workers) void w.terminate();
+    this.helpers.close();
   }
 
   gemm(transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number, a: Float32Array, b: Float32Array, beta: number, c: Float32Array): void {
@@ -199,7 +185,7 @@ export class WasmProducts implements Products {
   private product(f64: boolean, ta: boolean, tb: boolean, m: number, n: number, k: number, alpha: number,
                   a: Float32Array | Float64Array, b: Float32Array | Float64Array, beta: number,
                   c: Float32Array | Float64Array, upper: boolean): void {
-    if (this.closed) throw new Error('these wasm products are closed');
+    if (this.helpers.closed) throw new Error('these wasm products are closed');
     if (m === 0 || n === 0) return;
     if (k === 0 || alpha === 0) return scaleOnly(beta, c, m * n);
     const es = f64 ? 8 : 4;
@@ -242,12 +228,8 @@ export class WasmProducts implements Products {
     c.set(heap(cAt, m * n));
   }
 
-  private run(job: Parameters<typeof publish>[1]): void {
-    this.generation = (this.generation + 1) % 0x7fffffff;
-    publish(this.ctrl, job, this.generation);
-    if (this.workers.length > 0 && job.tiles > 1) wakeHelpers(this.ctrl);
-    runTiles(this.kernels, this.ctrl, this.scratch0, false);
-    const failure = waitDone(this.ctrl, job.tiles);
+  private run(job: Job): void {
+    const failure = this.helpers.run(job, this.kernels, this.scratch0);
     if (failure !== undefined) throw new Error(`wasm products: a kernel thread failed: ${failure}`);
   }
 }
