@@ -31,9 +31,7 @@ __attribute__((no_builtin("memcpy"))) void *memcpy(void *dst, const void *src, _
   return dst;
 }
 
-static inline float hsum(v128_t v) {
-  return wasm_f32x4_extract_lane(v, 0) + wasm_f32x4_extract_lane(v, 1) + wasm_f32x4_extract_lane(v, 2) + wasm_f32x4_extract_lane(v, 3);
-}
+#include "simd-dot.h"
 
 static inline double hsum64(v128_t v) { return wasm_f64x2_extract_lane(v, 0) + wasm_f64x2_extract_lane(v, 1); }
 
@@ -408,23 +406,6 @@ void tanh_backward(const float *dy, const float *y, float *dx, int n) {
 
 /* ---------------------------------------------------------------- attention */
 
-/* Four rows against one row: the shared row is loaded once for four dot products (any d). */
-static inline void dot4(const float *q0, const float *q1, const float *q2, const float *q3, const float *k, int d, float *out) {
-  v128_t a0 = wasm_f32x4_splat(0), a1 = a0, a2 = a0, a3 = a0;
-  int c = 0;
-  for (; c + 4 <= d; c += 4) {
-    v128_t kv = wasm_v128_load(k + c);
-    a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(wasm_v128_load(q0 + c), kv));
-    a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(wasm_v128_load(q1 + c), kv));
-    a2 = wasm_f32x4_add(a2, wasm_f32x4_mul(wasm_v128_load(q2 + c), kv));
-    a3 = wasm_f32x4_add(a3, wasm_f32x4_mul(wasm_v128_load(q3 + c), kv));
-  }
-  float s0 = hsum(a0), s1 = hsum(a1), s2 = hsum(a2), s3 = hsum(a3);
-  for (; c < d; c++) {
-    s0 += q0[c] * k[c]; s1 += q1[c] * k[c]; s2 += q2[c] * k[c]; s3 += q3[c] * k[c];
-  }
-  out[0] = s0; out[1] = s1; out[2] = s2; out[3] = s3;
-}
 
 /* out rows r < n (stride ostride) = Σ_j w[r·T + j]·src_j for the d-vectors src_j = src + j·sstride. */
 static void combine4(const float *w, int T, const float *src, long sstride, float *out, long ostride, int n, int d) {

@@ -9,11 +9,13 @@ COMMON=(--target=wasm32 -O3 -nostdlib -fno-builtin-memset -Wl,--no-entry)
 
 built() { echo "built kernels/$1 ($(stat -c %s "$1") bytes)"; }
 
-# encoder.c: single-threaded, own growable memory.
-"$CLANG" "${COMMON[@]}" -msimd128 \
-  -Wl,--export=__heap_base -Wl,--growable-table -Wl,--max-memory=4294967296 \
-  -o encoder.wasm encoder.c
-built encoder.wasm
+# encoder.c, train.c, hadamard.c: single-threaded, each with its own growable memory.
+for kernel in encoder train hadamard; do
+  "$CLANG" "${COMMON[@]}" -msimd128 \
+    -Wl,--export=__heap_base -Wl,--growable-table -Wl,--max-memory=4294967296 \
+    -o "$kernel.wasm" "$kernel.c"
+  built "$kernel.wasm"
+done
 
 # gemm.c: imports one shared memory used by every thread; each thread sets its own
 # __stack_pointer. Two builds: plain SIMD128, and relaxed SIMD (FMA micro-kernel).
