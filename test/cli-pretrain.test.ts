@@ -7,7 +7,7 @@
  * collator's own output.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -17,7 +17,6 @@ import { SHARED } from './helpers/fixtures.js';
 import { loadTokenizer } from '../src/models/tokenizer.js';
 import { maskTokens } from '../src/train/mlm-masking.js';
 
-const MAIN = path.resolve(import.meta.dirname, '..', 'src', 'cli', 'main.ts');
 const CHECKER = path.resolve(SHARED, 'tools', 'check-output-folder.py');
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'repgeom-pretrain-'));
 after(() => fs.rmSync(dir, { recursive: true, force: true }));

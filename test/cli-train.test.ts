@@ -6,7 +6,7 @@
  * after Ctrl-C (bitwise the same weights and files as an uninterrupted run), and every bad input.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -19,7 +19,6 @@ import { readDataset } from '../src/io/datasets.js';
 
 const TINY = path.resolve(SHARED, 'models', 'tiny-bert-mlm');
 const SST2 = path.resolve(SHARED, 'data', 'glue', 'SST-2');
-const MAIN = path.resolve(import.meta.dirname, '..', 'src', 'cli', 'main.ts');
 const CHECKER = path.resolve(SHARED, 'tools', 'check-output-folder.py');
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'repgeom-train-'));
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
