@@ -10,6 +10,7 @@
  *     REPGEOM_BLAS=wasm npm run bench -- compute process    the same on our wasm kernel instead of the system BLAS
  *     BENCH_STREAM_ROWS=200000 npm run bench -- stream
  *     npm run bench -- train              training step and whole run vs PyTorch (not in the default set: about 15–20 min on 2 cores)
+ *     npm run bench -- istar-twin         the README experiment's SST-2 runs beside the PyTorch twin (not default: about 15 min)
  *
  * Compute times are the best of 3 runs after a warm-up, in this process. Whole-process times are
  * the best of 3 wall-clock runs of the command (start-up and file reading included). Results are
@@ -159,7 +160,7 @@ async function main(): Promise<void> {
   }
 
   // Benchmarks of their own (each prints one JSON line per measurement): run them and keep the lines.
-  const scripts: [string, string, string][] = [
+  const scripts: [string, string, string, string[]?][] = [
     ['eigen', 'eigen.ts', 'symmetric eigen-solver'],
     ['extract', 'extract.ts', 'extraction throughput vs PyTorch'],
     ['gemm', 'gemm.ts', 'GFLOP/s of the products layer vs PyTorch and numpy'],
@@ -167,11 +168,13 @@ async function main(): Promise<void> {
     ['train-kernels', 'train-kernels.ts', 'training kernels at BERT-base shapes'],
     ['train', 'train-step.ts', 'one training step (forward, backward, AdamW) vs PyTorch, system BLAS and wasm'],
     ['train', 'train-run.ts', 'a whole I-STAR run (SST-2, 8000 rows, 2 epochs, λ = −1) vs PyTorch'],
+    ['istar-twin', 'train-run.ts', "the README experiment's SST-2 runs (λ = −5, 0, +5, seed 0, 3 epochs, lr 5e-4) vs the PyTorch twin",
+      ['--blas', 'auto', '--lambdas=-5,0,5', '--epochs', '3', '--lr', '5e-4']],
   ];
-  for (const [section, script, title] of scripts) {
+  for (const [section, script, title, scriptArgs = []] of scripts) {
     if (!sections.has(section)) continue;
     console.log(`## ${title} (bench/${script})`);
-    const p = spawnSync(process.execPath, ['--import', 'tsx', resolve(ROOT, 'bench', script)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 26 });
+    const p = spawnSync(process.execPath, ['--import', 'tsx', resolve(ROOT, 'bench', script), ...scriptArgs], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 26 });
     if (p.status !== 0) throw new Error(`bench/${script} failed`);
     for (const line of p.stdout.split('\n')) if (line.startsWith('{')) record({ section, ...JSON.parse(line) });
   }

@@ -18,7 +18,9 @@ gradient clipping at norm 1, batches padded to their longest row. Float32.
 Usage:
   /usr/bin/python3 train_run_torch.py --model DIR --ids IDS.json [--epochs 2] [--lambda -1]
       [--zeta 0.2] [--lr 2e-5] [--batch-size 32] [--threads 2] [--seed 0] [--c0-sample 250000]
-IDS.json is written by bench/sst2-ids.ts (repgeom's tokenizer). Prints one JSON line.
+      [--log STEPS.jsonl]
+IDS.json is written by bench/sst2-ids.ts (repgeom's tokenizer). Prints one JSON line; --log writes
+one line per step (step, loss, taskLoss, isoscoreStarBatch), the keys of repgeom's log.jsonl.
 """
 import argparse
 import json
@@ -106,6 +108,7 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--c0-sample", type=int, default=250_000)
     ap.add_argument("--dropout", type=float, default=0.1)
+    ap.add_argument("--log", default=None)
     a = ap.parse_args()
     started = time.perf_counter()
     torch.set_num_threads(a.threads)
@@ -127,6 +130,8 @@ def main():
     total = per_epoch * a.epochs
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: max(0.0, (total - s) / total))
     step, last_iso, train_seconds, c0_seconds = 0, None, 0.0, 0.0
+    log = open(a.log, "w") if a.log else None
+    epoch_iso = []
     for epoch in range(a.epochs):
         order = torch.randperm(n).tolist()
         batches = [order[b * bs:(b + 1) * bs] for b in range(per_epoch)]
@@ -145,6 +150,7 @@ def main():
             c0 = ((s2 - count * torch.outer(mean, mean)) / (count - 1)).float()
         c0_seconds += time.perf_counter() - t0
         t0 = time.perf_counter()
+        epoch_iso = []
         for rows in batches:
             ids, mask = pad([train_ids[i] for i in rows])
             logits, hidden = bert(cfg, p, ids, mask, a.dropout, True)
@@ -158,6 +164,9 @@ def main():
             sched.step()
             step += 1
             last_iso = iso.item()
+            epoch_iso.append(last_iso)
+            if log:
+                log.write(json.dumps({"step": step, "loss": loss.item(), "taskLoss": task.item(), "isoscoreStarBatch": last_iso}) + "\n")
         train_seconds += time.perf_counter() - t0
     t0 = time.perf_counter()
     correct = 0
@@ -168,10 +177,13 @@ def main():
             logits, _ = bert(cfg, p, ids, mask, a.dropout, False)
             correct += (logits.argmax(-1) == torch.tensor(dev_labels[b:b + bs])).sum().item()
     eval_seconds = time.perf_counter() - t0
+    if log:
+        log.close()
     print(json.dumps({"impl": "pytorch", "torch": torch.__version__, "threads": a.threads, "lambda": a.lam, "zeta": a.zeta,
                       "steps": step, "seconds": time.perf_counter() - started, "trainLoopSeconds": train_seconds,
                       "c0Seconds": c0_seconds, "evalSeconds": eval_seconds, "stepsPerSecond": step / train_seconds,
-                      "accuracy": correct / len(dev_ids), "finalBatchIsoscoreStar": last_iso,
+                      "lr": a.lr, "seed": a.seed, "accuracy": correct / len(dev_ids), "finalBatchIsoscoreStar": last_iso,
+                      "lastEpochMeanBatchIsoscoreStar": sum(epoch_iso) / len(epoch_iso),
                       "peakRssMiB": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}))
 
 
