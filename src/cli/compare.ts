@@ -10,7 +10,7 @@ import { VERSION, numberOption } from './common.js';
 interface CompareArgs { inputs: string[]; byTask: boolean; out: string; seed: number }
 
 export const compareCommand: CommandModule<object, CompareArgs> = {
-  command: 'compare <inputs..>',
+  command: 'compare [inputs..]',
   describe: 'Compare training runs: task metric per λ, correlation of IsoScore⋆/TwoNN with it (compare.json, runs.csv, index.html)',
   builder: (y: Argv) => y
     .positional('inputs', { type: 'string', array: true, describe: 'run folders (repgeom train) and sweep folders (repgeom sweep)' })
@@ -18,7 +18,7 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
     .option('out', { type: 'string', default: 'repgeom-compare', describe: 'compare folder (created; an earlier compare folder is replaced)' })
     .option('seed', numberOption('seed', { integer: true, min: 0, below: 2 ** 32, default: 0, describe: "seed of the bootstrap intervals' resamples" })) as unknown as Argv<CompareArgs>,
   handler: async (argv: ArgumentsCamelCase<CompareArgs>) => {
-    const inputs = argv.inputs.map(String);
+    const inputs = (argv.inputs ?? []).map(String);
     const { runFoldersOf, readRun } = await import('../compare/runs.js');
     const { buildComparison, tasksOf } = await import('../compare/model.js');
     const { DEFAULT_BOOTSTRAP } = await import('../compare/stats.js');
@@ -26,8 +26,10 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
     const loaded = refs.map(readRun);
     const runs = loaded.map((l) => l.record);
     tasksOf(runs, argv.byTask);
-    const { whyNotCompareFolder, writeCompareFolder } = await import('../compare/write.js');
-    const plan = planFolderOutput(argv.out, '--out', { folders: [...inputs, ...refs.map((r) => r.folder)] }, whyNotCompareFolder);
+    const { checkOutsideInputs, whyNotCompareFolder, writeCompareFolder } = await import('../compare/write.js');
+    const folders = [...inputs, ...refs.map((r) => r.folder)];
+    checkOutsideInputs(argv.out, folders);
+    const plan = planFolderOutput(argv.out, '--out', { folders }, whyNotCompareFolder);
     const comparison = buildComparison({ version: VERSION, inputs, byTask: argv.byTask, runs, bootstrap: { ...DEFAULT_BOOTSTRAP, seed: argv.seed } });
     await writeCompareFolder(plan, comparison, new Map(loaded.map((l) => [l.record.folder, l.curve])));
     const { summaryText } = await import('../compare/summary.js');
