@@ -13,6 +13,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { checkHtmlInChromium, findChromium } from '../src/report/chromium-check.js';
+import { renderSvg } from '../src/report/render-svg.js';
+import { taskCharts } from '../src/compare/charts.js';
+import { buildComparison } from '../src/compare/model.js';
+import { readRun, runFoldersOf } from '../src/compare/runs.js';
+import { DEFAULT_BOOTSTRAP } from '../src/compare/stats.js';
 import { expectUserError, repgeom } from './helpers/cli.js';
 import { SHARED } from './helpers/fixtures.js';
 
@@ -39,7 +44,7 @@ const readJson = (p: string) => JSON.parse(fs.readFileSync(p, 'utf8'));
 const lastEval = (run: string) => jsonl(path.join(run, 'eval.jsonl')).at(-1);
 
 /** A finished run's files that compare reads, without the weights (for made-up variants). */
-function lightCopy(from: string, to: string, edit: (runJson: { options: Record<string, unknown> }) => void = () => {}): void {
+function lightCopy(from: string, to: string, edit: (runJson: { command: string; options: Record<string, unknown> }) => void = () => {}): void {
   fs.mkdirSync(path.join(to, 'final'), { recursive: true });
   for (const f of ['log.jsonl', 'eval.jsonl', 'predictions.csv']) fs.copyFileSync(path.join(from, f), path.join(to, f));
   for (const f of ['checkpoint.json', 'trainer_state.json']) fs.copyFileSync(path.join(from, 'final', f), path.join(to, 'final', f));
@@ -188,6 +193,24 @@ describe('compare: run folders', () => {
     assert.equal(fs.readFileSync(path.join(mine, 'notes.txt'), 'utf8'), 'x');
   });
 
+  test('every chart compiles and renders without a Vega warning', async () => {
+    const loaded = runFoldersOf(ALL).map(readRun);
+    const c = buildComparison({ version: 'test', inputs: ALL, byTask: false, runs: loaded.map((l) => l.record), bootstrap: DEFAULT_BOOTSTRAP });
+    const { charts, skipped } = taskCharts(c.tasks[0], c.runs, new Map(loaded.map((l) => [l.record.folder, l.curve])));
+    assert.deepEqual(charts.map((x) => x.id), ['sst2-metric-vs-lambda', 'sst2-isoscore-vs-metric', 'sst2-isoscore-layers', 'sst2-twonn-layers', 'sst2-loss', 'sst2-batch-isoscore']);
+    assert.deepEqual(skipped, []);
+    for (const chart of charts) {
+      const warnings: string[] = [];
+      const svg = await renderSvg(chart.spec, { onWarning: (w) => warnings.push(w), idPrefix: chart.id });
+      assert.deepEqual(warnings, [], chart.id);
+      assert.match(svg, /^<svg/);
+    }
+    // The training curves: every logged step of every run (fewer than 500 here), the unfinished run's too.
+    const loss = charts.find((x) => x.id === 'sst2-loss')!.spec as unknown as { data: { values: { run: string; step: number; value: number }[] } };
+    const want = ALL.flatMap((r) => jsonl(path.join(r, 'log.jsonl')).map((l) => ({ run: r, step: l.step, value: l.loss })));
+    assert.deepEqual(loss.data.values.map(({ run, step, value }) => ({ run, step, value })), want);
+  });
+
   test('the page renders every chart in headless Chromium with no console error', async (t) => {
     const html = fs.readFileSync(path.join(OUT, 'index.html'), 'utf8');
     const figures = html.match(/<figure class="chart"/g)?.length ?? 0;
@@ -297,6 +320,21 @@ describe('compare: bad inputs (one line, exit 2)', () => {
     fs.writeFileSync(path.join(broken, 'eval.jsonl'), '{"epoch": 1, "step": 2, "metr');
     expectUserError(repgeom(['compare', broken, runDir('b'), '--out', out]), /broken\/eval\.jsonl: line 1 is not JSON/);
     assert.ok(!fs.existsSync(out));
+  });
+
+  test('a pretraining run, and a sweep.json without runs', () => {
+    const pre = path.join(dir, 'pre');
+    lightCopy(runDir('a'), pre, (j) => { j.command = 'pretrain'; });
+    expectUserError(repgeom(['compare', pre, '--out', out]), /pre\/run\.json: not a run of repgeom train \(command "pretrain"\); compare takes fine-tuning runs/);
+    const sweep = path.join(dir, 'empty-sweep');
+    fs.mkdirSync(sweep);
+    fs.writeFileSync(path.join(sweep, 'sweep.json'), '{"runs": []}');
+    expectUserError(repgeom(['compare', sweep, '--out', out]), /empty-sweep\/sweep\.json: has no list `runs`/);
+  });
+
+  test('a bad --seed', () => {
+    expectUserError(repgeom(['compare', runDir('a'), '--out', out, '--seed', 'x']), /--seed: "x" is not a number/);
+    expectUserError(repgeom(['compare', runDir('a'), '--out', out, '--seed=-1']), /--seed/);
   });
 
   test('no inputs', () => {

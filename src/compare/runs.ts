@@ -5,7 +5,7 @@
  * evaluation of a finished run) and log.jsonl's loss and batch IsoScore⋆ per step.
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { UserError } from '../errors.js';
 import { readTextFileSync } from '../io/file-io.js';
 import { taskSpec, TRAIN_TASKS, type TaskMetricName } from '../train/glue-task.js';
@@ -83,7 +83,7 @@ function sweepRunFolders(dir: string, sweepJson: string): RunRef[] {
     const entry = (typeof r === 'object' && r !== null ? r : {}) as Record<string, unknown>;
     const folder = entry.folder;
     if (typeof folder !== 'string' || folder === '') throw new UserError(`${sweepJson}: runs[${i}] has no \`folder\`; give a sweep folder written by repgeom sweep`);
-    const path = join(dir, folder);
+    const path = isAbsolute(folder) ? folder : join(dir, folder);
     if (existsSync(join(path, RUN_JSON))) return { folder: path, planned: null };
     // Not started yet: listed as unfinished with what sweep.json plans for it.
     const task = entry.task ?? sweep?.options?.task;
@@ -115,7 +115,7 @@ function jsonLines(path: string): { line: number; row: Record<string, unknown> }
     try {
       row = JSON.parse(text);
     } catch {
-      throw new UserError(`${path}: line ${i + 1} is not JSON; the run's file is damaged: rerun the run into a new folder or leave ${path.replace(/\/[^/]*$/, '')} out`);
+      throw new UserError(`${path}: line ${i + 1} is not JSON; the run's file is damaged: rerun the run into a new folder or leave ${dirname(path)} out`);
     }
     if (typeof row !== 'object' || row === null || Array.isArray(row)) throw new UserError(`${path}: line ${i + 1} is not a JSON object; the run's file is damaged: rerun the run or leave it out`);
     out.push({ line: i + 1, row: row as Record<string, unknown> });
