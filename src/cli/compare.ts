@@ -11,7 +11,7 @@ interface CompareArgs { inputs: string[]; byTask: boolean; out: string; seed: nu
 
 export const compareCommand: CommandModule<object, CompareArgs> = {
   command: 'compare [inputs..]',
-  describe: 'Compare training runs: task metric per λ, correlation of IsoScore⋆/TwoNN with it (compare.json, runs.csv, index.html)',
+  describe: 'Compare training runs: task metric per λ and its correlation with IsoScore⋆ and TwoNN',
   builder: (y: Argv) => y
     .positional('inputs', { type: 'string', array: true, describe: 'run folders (repgeom train) and sweep folders (repgeom sweep)' })
     .option('by-task', { type: 'boolean', default: false, describe: 'compare each task separately (needed when the runs are of several tasks)' })

@@ -70,7 +70,7 @@ function runFoldersOfOne(input: string): RunRef[] {
   const sweepJson = join(input, SWEEP_JSON);
   if (existsSync(sweepJson)) return sweepRunFolders(input, sweepJson);
   const runs = readdirSync(input).sort().map((name) => join(input, name))
-    .filter((d) => statSync(d).isDirectory() && existsSync(join(d, RUN_JSON)));
+    .filter((d) => statSync(d, { throwIfNoEntry: false })?.isDirectory() && existsSync(join(d, RUN_JSON)));
   if (runs.length === 0) throw new UserError(`${input}: not a run folder (no ${RUN_JSON}) nor a sweep folder (no ${SWEEP_JSON}, no run folders inside); give folders made by repgeom train or repgeom sweep`);
   return runs.map((folder) => ({ folder, planned: null }));
 }
