@@ -17,6 +17,12 @@ const ALLOWED: Record<string, (target: string) => boolean> = {
   backend: (t) => t === 'errors.ts' || t.startsWith(`backend${sep}`),
   io: (t) => t === 'errors.ts' || t.startsWith(`backend${sep}`) || t.startsWith(`io${sep}`),
 };
+/** compare is the last stage (after train): only the CLI imports it. */
+const BELOW_COMPARE = ['backend', 'io', 'metrics', 'models', 'regularizers', 'report', 'subspace', 'train'];
+for (const layer of BELOW_COMPARE) {
+  const own = ALLOWED[layer];
+  ALLOWED[layer] = (t) => !t.startsWith(`compare${sep}`) && (own ? own(t) : true);
+}
 
 function filesUnder(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
@@ -67,4 +73,8 @@ test('src/backend imports nothing from metrics, models or any layer above it', (
 
 test('src/io imports only from backend/ and errors.ts', () => {
   assert.deepEqual(upwardImports('io'), []);
+});
+
+test('nothing but the CLI imports src/compare (the stage after train)', () => {
+  for (const layer of BELOW_COMPARE) assert.deepEqual(upwardImports(layer), [], layer);
 });

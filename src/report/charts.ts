@@ -27,8 +27,8 @@ export const LAYER_AXIS_TITLE = 'layer (0 = embeddings)';
 /** Font stack of the page, used for the chart text too so charts and page match. */
 export const FONT_STACK = 'system-ui, -apple-system, Segoe UI, Roboto, Helvetica, Arial, sans-serif';
 
-const WIDTH = 720;
-const HEIGHT = 250;
+export const WIDTH = 720;
+export const HEIGHT = 250;
 /** The spectrum shows at most this many components per layer (log-spaced beyond it). */
 const MAX_SPECTRUM_POINTS = 1200;
 /** Rogue-dimension heatmap: each layer's top dimensions by variance share, at most this many rows. */
@@ -187,7 +187,7 @@ const DEFINITIONS: Definition[] = [
 // ---------------------------------------------------------------------------------------------
 // Shared encodings
 
-function layerX(): Record<string, unknown> {
+export function layerX(): Record<string, unknown> {
   return { field: 'layer', type: 'ordinal', title: LAYER_AXIS_TITLE, sort: 'ascending', axis: { labelAngle: 0 } };
 }
 
@@ -208,7 +208,8 @@ const DASH_LEGEND = {
   encode: { symbols: { update: { stroke: { value: '#444' }, fill: { value: 'transparent' } } } },
 };
 
-function base(description: string): Record<string, unknown> {
+/** The settings every chart of repgeom's pages shares (fonts, axes, background). */
+export function base(description: string): Record<string, unknown> {
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     description,
@@ -227,7 +228,7 @@ function base(description: string): Record<string, unknown> {
  * The specs are assembled from small untyped pieces (shared encodings); Vega-Lite validates them
  * when compiling, and the tests compile every chart and fail on any warning.
  */
-function asSpec(spec: Record<string, unknown>): TopLevelSpec {
+export function asSpec(spec: Record<string, unknown>): TopLevelSpec {
   return spec as unknown as TopLevelSpec;
 }
 

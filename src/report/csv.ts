@@ -1,4 +1,4 @@
-/** `layers.csv`: one line per (checkpoint, layer) row of the report. */
+/** `layers.csv`: one line per (checkpoint, layer) row of the report; the CSV writing shared with compare's runs.csv. */
 import type { Report, ReportRow } from './model.js';
 
 /** The columns of `layers.csv`: the keys of ReportRow in declaration order. */
@@ -35,8 +35,13 @@ void allKeysListed;
  */
 export function layersCsv(report: Report): string {
   const lines = [ROW_KEYS.join(',')];
-  for (const row of report.rows) lines.push(ROW_KEYS.map((k) => csvField(row[k])).join(','));
+  for (const row of report.rows) lines.push(csvLine(ROW_KEYS.map((k) => row[k])));
   return `${lines.join('\n')}\n`;
+}
+
+/** One CSV line (no line end) of these fields, written as `layersCsv` writes its fields. */
+export function csvLine(fields: readonly (string | number | null | undefined)[]): string {
+  return fields.map(csvField).join(',');
 }
 
 function csvField(value: string | number | null | undefined): string {

@@ -24,33 +24,11 @@ export async function reportHtml(report: Report): Promise<string> {
   const figures: string[] = [];
   for (const chart of charts) {
     const svg = await renderSvg(chart.spec, { idPrefix: `chart-${chart.id}` });
-    figures.push(
-      `<figure class="chart" id="chart-${escapeHtml(chart.id)}">\n` +
-        `<h3>${escapeHtml(chart.title)}</h3>\n` +
-        `<p class="what">${escapeHtml(chart.description)}</p>\n` +
-        `<div class="plot">${svg}</div>\n` +
-        `</figure>`,
-    );
+    figures.push(chartFigure(chart.id, chart.title, chart.description, svg));
   }
   const skipped = skippedCharts(report);
   const title = report.title || 'repgeom report';
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
-<meta name="generator" content="repgeom ${escapeHtml(report.version)}">
-<title>${escapeHtml(title)}</title>
-<style>${CSS}</style>
-</head>
-<body>
-<header>
-<h1>${escapeHtml(title)}</h1>
-${metaList(report)}
-</header>
-<main>
-<section id="checkpoints">
+  const body = `<section id="checkpoints">
 <h2>Checkpoints</h2>
 ${checkpointsTable(report)}
 </section>
@@ -63,9 +41,46 @@ ${layersTable(report)}
 ${figures.join('\n')}
 ${skipped.length === 0 ? '' : `<div class="skipped"><h3>Not computed</h3>\n<ul>\n${skipped.map((s) => `<li><strong>${escapeHtml(s.title)}</strong>: ${escapeHtml(s.reason)}${s.id === 'self-similarity' && report.notes.length > 0 ? ' See the notes below.' : ''}</li>`).join('\n')}\n</ul></div>`}
 </section>
-${notesSection(report)}
+${notesSection(report)}`;
+  return htmlPage({
+    title, version: report.version, header: metaList(report), body,
+    footer: `Made by repgeom ${escapeHtml(report.version)} on ${escapeHtml(report.created)}; numbers in full precision are in <code>report.json</code> and <code>layers.csv</code> next to this page.`,
+  });
+}
+
+/** A rendered chart as the page shows it: a figure with its title, what it shows, and the SVG. */
+export function chartFigure(id: string, title: string, description: string, svg: string): string {
+  return `<figure class="chart" id="chart-${escapeHtml(id)}">\n` +
+    `<h3>${escapeHtml(title)}</h3>\n` +
+    `<p class="what">${escapeHtml(description)}</p>\n` +
+    `<div class="plot">${svg}</div>\n` +
+    `</figure>`;
+}
+
+/**
+ * The page shell shared by report and compare pages: no script, no fetch (the CSP forbids both),
+ * the one stylesheet. `header` and `body` are HTML already escaped by the caller.
+ */
+export function htmlPage(p: { title: string; version: string; header: string; body: string; footer: string }): string {
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
+<meta name="generator" content="repgeom ${escapeHtml(p.version)}">
+<title>${escapeHtml(p.title)}</title>
+<style>${CSS}</style>
+</head>
+<body>
+<header>
+<h1>${escapeHtml(p.title)}</h1>
+${p.header}
+</header>
+<main>
+${p.body}
 </main>
-<footer>Made by repgeom ${escapeHtml(report.version)} on ${escapeHtml(report.created)}; numbers in full precision are in <code>report.json</code> and <code>layers.csv</code> next to this page.</footer>
+<footer>${p.footer}</footer>
 </body>
 </html>
 `;
@@ -110,7 +125,7 @@ function checkpointsTable(report: Report): string {
       `<td class="num">${escapeHtml(c.layers)}</td><td class="num">${escapeHtml(c.dim)}</td>` +
       `<td>${c.path === null ? '<span class="na">—</span>' : `<code>${escapeHtml(c.path)}</code>`}</td><td><code>${escapeHtml(c.states)}</code></td></tr>`,
   );
-  return table(head, rows, ['', '', 'num', 'num', '', '']);
+  return htmlTable(head, rows, ['', '', 'num', 'num', '', '']);
 }
 
 /** Column headings of the layers table (the CSV keys are the machine names). */
@@ -147,7 +162,7 @@ function layersTable(report: Report): string {
     const rows = report.rows.filter((r) => r.checkpoint === name);
     if (rows.length === 0) return '';
     const body = rows.map((r) => `<tr>${shown.map((k) => cell(r, k)).join('')}</tr>`);
-    return `<h3 class="table-title">${escapeHtml(name)}</h3>\n${table(shown.map((k) => COLUMN_LABELS[k]), body, shown.map(() => 'num'), shown)}`;
+    return `<h3 class="table-title">${escapeHtml(name)}</h3>\n${htmlTable(shown.map((k) => COLUMN_LABELS[k]), body, shown.map(() => 'num'), shown)}`;
   });
   const note = absent.length === 0
     ? ''
@@ -175,7 +190,8 @@ export function formatNumber(v: number): string {
   return v.toPrecision(4);
 }
 
-function table(head: string[], rows: string[], classes: string[], keys?: readonly string[]): string {
+/** A scrolling table; `rows` are `<tr>` lines already escaped, `classes` one per column ('num' right-aligns). */
+export function htmlTable(head: string[], rows: string[], classes: string[], keys?: readonly string[]): string {
   const th = head
     .map((h, i) => `<th scope="col"${classes[i] ? ` class="${classes[i]}"` : ''}${keys ? ` title="${escapeHtml(keys[i])}"` : ''}>${escapeHtml(h)}</th>`)
     .join('');

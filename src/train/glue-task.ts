@@ -15,21 +15,27 @@ export interface TaskSpec {
   /** Class names in id order (the dataset reader's label order); null for regression. */
   labels: readonly string[] | null;
   metrics(gold: ArrayLike<number>, predicted: ArrayLike<number>): Record<string, number>;
+  /** The metric a task is judged by (GLUE's headline number); compare correlates geometry with it. */
+  primaryMetric: TaskMetricName;
 }
 
-const classification = (labels: readonly string[], metrics: TaskSpec['metrics']): TaskSpec => ({ head: { kind: 'classification', labels: labels.length }, labels, metrics });
+export type TaskMetricName = 'accuracy' | 'f1' | 'matthews' | 'pearson' | 'spearman';
+
+const classification = (labels: readonly string[], metrics: TaskSpec['metrics'], primaryMetric: TaskMetricName): TaskSpec => ({ head: { kind: 'classification', labels: labels.length }, labels, metrics, primaryMetric });
 const acc: TaskSpec['metrics'] = (g, p) => ({ accuracy: accuracy(g, p) });
 const f1Acc: TaskSpec['metrics'] = (g, p) => ({ accuracy: accuracy(g, p), f1: f1(g, p) });
 
+// Primary metrics as GLUE reports them: F1 for MRPC and QQP (accuracy is kept beside it),
+// Matthews correlation for CoLA, Spearman for STS-B, accuracy elsewhere.
 const SPECS: Record<TrainTask, TaskSpec> = {
-  sst2: classification(['0', '1'], acc),
-  mrpc: classification(['0', '1'], f1Acc),
-  qqp: classification(['0', '1'], f1Acc),
-  cola: classification(['0', '1'], (g, p) => ({ matthews: matthews(g, p) })),
-  rte: classification(['entailment', 'not_entailment'], acc),
-  qnli: classification(['entailment', 'not_entailment'], acc),
-  wnli: classification(['0', '1'], acc),
-  stsb: { head: { kind: 'regression' }, labels: null, metrics: (g, p) => ({ pearson: pearson(g, p), spearman: spearman(g, p) }) },
+  sst2: classification(['0', '1'], acc, 'accuracy'),
+  mrpc: classification(['0', '1'], f1Acc, 'f1'),
+  qqp: classification(['0', '1'], f1Acc, 'f1'),
+  cola: classification(['0', '1'], (g, p) => ({ matthews: matthews(g, p) }), 'matthews'),
+  rte: classification(['entailment', 'not_entailment'], acc, 'accuracy'),
+  qnli: classification(['entailment', 'not_entailment'], acc, 'accuracy'),
+  wnli: classification(['0', '1'], acc, 'accuracy'),
+  stsb: { head: { kind: 'regression' }, labels: null, metrics: (g, p) => ({ pearson: pearson(g, p), spearman: spearman(g, p) }), primaryMetric: 'spearman' },
 };
 
 export function taskSpec(task: string): TaskSpec {

@@ -8,8 +8,26 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node
 import { dirname, join, resolve } from 'node:path';
 import { UserError } from '../errors.js';
 import { writeFileAtomic } from '../io/file-io.js';
+import { isCheckpointFolder, readTrainerState } from './checkpoint.js';
 
 export const RUN_JSON = 'run.json';
+/** The checkpoint a run writes when its last step is done and evaluated. */
+export const FINAL_FOLDER = 'final';
+
+/**
+ * Whether the run in `dir` is finished: its final/ checkpoint is complete and its trainer state
+ * says so. The one test of "finished", shared by train (which then does nothing) and compare
+ * (which uses only finished runs); a damaged trainer state reads as not finished.
+ */
+export function isFinishedRun(dir: string): boolean {
+  const final = join(dir, FINAL_FOLDER);
+  if (!isCheckpointFolder(final)) return false;
+  try {
+    return readTrainerState(final).finished === true;
+  } catch {
+    return false;
+  }
+}
 
 /**
  * Make (or accept) the run folder: a new folder, an empty one, or an earlier run's (it has

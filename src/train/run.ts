@@ -29,7 +29,7 @@ import { evaluate, trainingTokenCovariances, type Evaluation } from './evaluate.
 import { taskSpec, type TaskSpec } from './glue-task.js';
 import { makeSchedule, warmupSteps, type ScheduleKind } from './schedule.js';
 import { createOptimizer, refreshRegularizer, trainStep } from './step.js';
-import { RUN_JSON, differingOptions, prepareRunFolder, readJsonLinesUpTo, writeJson, writeJsonLines, writePredictions } from './run-folder.js';
+import { FINAL_FOLDER, RUN_JSON, differingOptions, isFinishedRun, prepareRunFolder, readJsonLinesUpTo, writeJson, writeJsonLines, writePredictions } from './run-folder.js';
 
 /** Every option that shapes the run's results (recorded in run.json and compared on resume). */
 export interface TrainOptions {
@@ -158,7 +158,7 @@ function recordedOptions(o: TrainOptions): Record<string, unknown> {
 
 /** The newest complete checkpoint to resume from (verified), or null for a fresh start. */
 function resumePoint(out: string): { dir: string; state: TrainerState } | null {
-  const final = join(out, 'final');
+  const final = join(out, FINAL_FOLDER);
   if (isCheckpointFolder(final)) {
     verifyCheckpoint(final);
     return { dir: final, state: readTrainerState(final) };
@@ -176,8 +176,8 @@ async function trainLoop(ctx: Context, hooks: TrainHooks, started: number, begin
   // A run killed while writing left staged folders or files; never resumed from, removed now.
   for (const d of [out, join(out, 'checkpoints')]) removeDeadTemporariesIn(d);
   const resume = resumePoint(out);
-  if (resume?.state.finished) {
-    hooks.onMessage?.(`${out}: the run is finished (${resume.state.step} steps); final weights in ${join(out, 'final')}`);
+  if (resume && isFinishedRun(out)) {
+    hooks.onMessage?.(`${out}: the run is finished (${resume.state.step} steps); final weights in ${join(out, FINAL_FOLDER)}`);
     return { status: 'already-finished', step: resume.state.step, totalSteps, finalEval: null, seconds: (Date.now() - started) / 1000 };
   }
   const model = await TrainableModel.fromCheckpoint(resume?.dir ?? o.model, spec.head, { seed: o.seed, newHead: resume ? false : o.newHead });
@@ -258,7 +258,7 @@ async function trainLoop(ctx: Context, hooks: TrainHooks, started: number, begin
     const final = lastEval ?? (await evaluate(model, spec, dev, tokenizer, settings, trainingTokenCovariances(model, train, tokenizer, settings)));
     writePredictions(join(out, 'predictions.csv'), final.gold, final.predicted, final.scores);
     state.finished = true;
-    checkpoint(join(out, 'final'));
+    checkpoint(join(out, FINAL_FOLDER));
     return { status: 'finished', step: state.step, totalSteps, finalEval: final, seconds: (Date.now() - started) / 1000 };
   } finally {
     setInterruptHook(null);
