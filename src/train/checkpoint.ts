@@ -106,6 +106,21 @@ export function verifyCheckpoint(dir: string): void {
   }
 }
 
+/**
+ * How far a run folder got, from its files alone: 'finished' (final/ holds a finished state, so
+ * the same train command exits 0 at once), 'partial' (a checkpoint to resume from), or 'new'.
+ * The one finished test shared by train's resume and sweep's skip and status.
+ */
+export function runFolderProgress(out: string): { state: 'finished' | 'partial' | 'new'; step: number } {
+  const final = join(out, 'final');
+  if (isCheckpointFolder(final)) {
+    const state = readTrainerState(final);
+    if (state.finished) return { state: 'finished', step: state.step };
+  }
+  const newest = checkpointsNewestFirst(join(out, 'checkpoints'))[0];
+  return newest ? { state: 'partial', step: newest.step } : { state: 'new', step: 0 };
+}
+
 export function readTrainerState(dir: string): TrainerState {
   return JSON.parse(readFileSync(join(dir, STATE), 'utf8')) as TrainerState;
 }

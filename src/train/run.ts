@@ -24,7 +24,7 @@ import { CosReg } from '../regularizers/cosreg.js';
 import { IStar } from '../regularizers/istar.js';
 import type { Regularizer } from '../regularizers/regularizer.js';
 import { batchCount, epochOrder, orderedBatch, type LabelledExamples } from './batches.js';
-import { checkpointsNewestFirst, isCheckpointFolder, loadOptimizerState, readTrainerState, saveCheckpoint, verifyCheckpoint, type TrainerState } from './checkpoint.js';
+import { checkpointsNewestFirst, isCheckpointFolder, loadOptimizerState, readTrainerState, runFolderProgress, saveCheckpoint, verifyCheckpoint, type TrainerState } from './checkpoint.js';
 import { evaluate, trainingTokenCovariances, type Evaluation } from './evaluate.js';
 import { taskSpec, type TaskSpec } from './glue-task.js';
 import { makeSchedule, warmupSteps, type ScheduleKind } from './schedule.js';
@@ -175,11 +175,13 @@ async function trainLoop(ctx: Context, hooks: TrainHooks, started: number, begin
   const totalSteps = perEpoch * o.epochs;
   // A run killed while writing left staged folders or files; never resumed from, removed now.
   for (const d of [out, join(out, 'checkpoints')]) removeDeadTemporariesIn(d);
-  const resume = resumePoint(out);
-  if (resume?.state.finished) {
-    hooks.onMessage?.(`${out}: the run is finished (${resume.state.step} steps); final weights in ${join(out, 'final')}`);
-    return { status: 'already-finished', step: resume.state.step, totalSteps, finalEval: null, seconds: (Date.now() - started) / 1000 };
+  const progress = runFolderProgress(out);
+  if (progress.state === 'finished') {
+    verifyCheckpoint(join(out, 'final'));
+    hooks.onMessage?.(`${out}: the run is finished (${progress.step} steps); final weights in ${join(out, 'final')}`);
+    return { status: 'already-finished', step: progress.step, totalSteps, finalEval: null, seconds: (Date.now() - started) / 1000 };
   }
+  const resume = resumePoint(out);
   const model = await TrainableModel.fromCheckpoint(resume?.dir ?? o.model, spec.head, { seed: o.seed, newHead: resume ? false : o.newHead });
   begin();
   const optimizer = createOptimizer(model, { weightDecay: o.weightDecay, noDecayNormsBiases: o.noDecayNormsBiases });
