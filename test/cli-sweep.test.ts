@@ -7,10 +7,11 @@
  * not stop the others, --status, the Slurm script of --dry-run, and every bad input.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import { expectUserError, interruptAtCheckpoint, repgeom } from './helpers/cli.js';
 import { SHARED } from './helpers/fixtures.js';
@@ -173,6 +174,33 @@ describe('sweep: several tasks, failures, Slurm script', () => {
     assert.deepEqual(status.runs.map((x: { state: string }) => x.state), ['failed', 'finished']);
   });
 
+  test('--status while a run goes says running; after the sweep and its run are killed outright, interrupted', async () => {
+    const K = path.join(dir, 'k');
+    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...grid, '--quiet', '--out', K], { stdio: 'ignore' });
+    const log = path.join(K, 'logs', `${FOLDERS[0]}.log`);
+    const guard = Date.now() + 60_000;
+    let pid: number | null = null;
+    while (pid === null) {
+      assert.ok(Date.now() < guard, 'hang guard: the first run did not start within 60 s');
+      const m = fs.existsSync(log) ? /local pid (\d+) started/.exec(fs.readFileSync(log, 'utf8')) : null;
+      pid = m ? Number(m[1]) : null;
+      if (pid === null) await sleep(20);
+    }
+    // Frozen, so it is surely still going while --status looks (it loads for a second before its first step).
+    process.kill(pid, 'SIGSTOP');
+    const alive = (p: number) => { try { process.kill(p, 0); return true; } catch { return false; } };
+    const running = JSON.parse(repgeom(['sweep', '--status', K, '--format', 'json']).stdout);
+    assert.deepEqual(running.runs.map((x: { state: string }) => x.state), ['running', 'pending', 'pending', 'pending']);
+    const exited = new Promise((resolve) => child.on('exit', resolve));
+    child.kill('SIGKILL');
+    await exited;
+    process.kill(pid, 'SIGKILL');
+    while (alive(pid)) await sleep(20);
+    const killed = JSON.parse(repgeom(['sweep', '--status', K, '--format', 'json']).stdout);
+    assert.equal(killed.runs[0].state, 'interrupted');
+    assert.deepEqual(killed.runs.slice(1).map((x: { state: string }) => x.state), ['pending', 'pending', 'pending']);
+  });
+
   test('--tasks with the GLUE root: each task reads its standard folder (QQP-subset for qqp)', () => {
     const G = path.join(dir, 'g');
     const r = repgeom(['sweep', ...tiny, '--tasks=sst2,qqp,rte', '--data', GLUE, '--dry-run', '--out', G]);
@@ -244,6 +272,7 @@ describe('sweep: bad input (one line, exit 2, nothing written)', () => {
     ['a task named twice', () => ['sweep', ...tiny, '--tasks=sst2,sst2', '--data', GLUE, '--out', out()], /a task is named twice/],
     ['several tasks and one task folder', () => ['sweep', ...tiny, '--tasks=sst2,rte', '--data', SST2, '--out', out()], /--data .*SST-2: is one task's folder .* but 2 tasks are swept; give the GLUE root/],
     ['a GLUE root without the task', () => ['sweep', ...tiny, '--tasks=sst2,rte', '--data', path.join(dir, 'glue-no-rte'), '--out', out()], /--data .*glue-no-rte: no folder for rte in the GLUE root \(looked for RTE/],
+    ['a Slurm flag without --executor slurm', () => [...base, '--partition', 'debug', '--out', out()], /--partition applies to --executor slurm only/],
     ['--jobs 0', () => [...base, '--jobs', '0', '--out', out()], /--jobs must be an integer ≥ 1, got 0/],
     ['no --out', () => [...base], /--out is required/],
     ['--out inside the model folder', () => [...base, '--out', path.join(TINY, 'sweep')], /--out .*: the sweep folder would overlap the input/],

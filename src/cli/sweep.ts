@@ -53,6 +53,11 @@ export const sweepCommand: CommandModule<object, SweepFlags> = {
     check(argv.model !== undefined, '--model is required: give the Hugging Face model folder');
     check(argv.data !== undefined, '--data is required: the task folder (one task) or the GLUE root (several --tasks)');
     check(argv.out !== undefined, '--out is required: give the sweep folder (created; an existing sweep folder is resumed)');
+    if (argv.executor !== 'slurm') {
+      for (const [flag, v] of [['--partition', argv.partition], ['--time', argv.time], ['--cpus-per-task', argv.cpusPerTask], ['--gres', argv.gres]] as const) {
+        check(v === undefined, `${flag} applies to --executor slurm only; add --executor slurm or leave ${flag} out`);
+      }
+    }
     const request = sweepRequest(argv);
     const kind = checkSweepFolder(argv.out, [argv.model, argv.data]);
     const plan = planSweep(request, argv.out);

@@ -43,7 +43,7 @@ export function withTrainFlags<T>(y: Argv<T>, required: boolean, describe: { tas
     .option('warmup-ratio', numberOption('warmup-ratio', { min: 0, max: 1, default: 0 }))
     .option('max-grad-norm', numberOption('max-grad-norm', { min: 0, default: 1, describe: 'gradient clipping (0 = off)' }))
     // A sweep tells --seed from --seeds, so its --seed has no default (a sweep's seeds default to 0).
-    .option('seed', numberOption('seed', { integer: true, min: 0, below: 2 ** 32, default: describe.sweep ? undefined : 0, example: 0 }))
+    .option('seed', numberOption('seed', { integer: true, min: 0, below: 2 ** 32, default: describe.sweep ? undefined : 0, example: 0, describe: describe.sweep ? 'one seed (--seeds=… for several; default 0)' : undefined }))
     .option('train-limit', numberOption('train-limit', { integer: true, min: 1, example: 1000, describe: 'train on the first N rows of train.tsv' }))
     .option('eval-limit', numberOption('eval-limit', { integer: true, min: 1, example: 872, describe: 'evaluate on the first N rows of dev.tsv' }))
     .option('eval-every', numberOption('eval-every', { integer: true, min: 1, example: 100, describe: 'also evaluate every N steps (default: at the end of every epoch only)' }))

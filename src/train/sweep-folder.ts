@@ -89,6 +89,19 @@ export function openSweepFolder(out: string, kind: 'new' | 'existing', plan: Swe
   return file;
 }
 
+/** The line the local executor writes when it starts a run's train process (`pid` on this machine). */
+export const startLine = (pid: number): string => `repgeom sweep: ${new Date().toISOString()} local pid ${pid} started`;
+
+/** Who last started the run in this log: a local process (its pid) or a Slurm array task; null if none did. */
+export function lastStart(log: string): { local: number } | { slurm: string } | null {
+  if (!existsSync(log)) return null;
+  const text = readFileSync(log, 'utf8');
+  const starts = [...text.matchAll(/^repgeom sweep: \S+ (?:local pid (\d+) started|Slurm task (\S+) starting)/gm)];
+  const last = starts[starts.length - 1];
+  if (!last) return null;
+  return last[1] !== undefined ? { local: Number(last[1]) } : { slurm: last[2] };
+}
+
 /**
  * The last line an executor appends to a run's log when its train command ends (the local
  * executor and the Slurm script write the same words), so --status tells a failed run from one

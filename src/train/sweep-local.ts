@@ -11,7 +11,7 @@ import * as os from 'node:os';
 import { join } from 'node:path';
 import { setInterruptHook } from '../io/safe-output.js';
 import { runFolderProgress } from './checkpoint.js';
-import { exitLine, runLogPath } from './sweep-folder.js';
+import { exitLine, runLogPath, startLine } from './sweep-folder.js';
 import type { SweepRun } from './sweep-plan.js';
 
 /** How to start this `repgeom`: node, its flags (`--import tsx` when run from source) and the CLI script. */
@@ -102,12 +102,13 @@ export async function runSweepLocally(sweepDir: string, runs: readonly SweepRun[
     const runStart = Date.now();
     // The log grows while the run goes (a reader follows it), so it is appended to, not staged.
     const fd = openSync(log, 'a');
-    appendFileSync(fd, `repgeom sweep: ${new Date().toISOString()} starting repgeom train ${r.argv.join(' ')}\n`);
-    o.say(`${tag(r)}: started (log ${log})`);
     const args = [...o.command.nodeArgs, o.command.script, '--threads', String(o.threadsPerRun), 'train', ...r.argv];
     // Its own process group: a Ctrl-C in the terminal reaches the sweep only, which passes it on once.
     const child = spawn(o.command.node, args, { stdio: ['ignore', fd, fd], detached: true });
+    // The pid lets --status tell a run still going from one whose sweep was killed outright.
+    appendFileSync(fd, `${startLine(child.pid ?? 0)} repgeom train ${r.argv.join(' ')}\n`);
     closeSync(fd);
+    o.say(`${tag(r)}: started (log ${log})`);
     if (child.pid !== undefined) active.set(r.index, child.pid);
     let ended = false;
     const end = (status: number) => {

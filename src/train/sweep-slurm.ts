@@ -93,25 +93,33 @@ export function submitSweep(dir: string, script: string): string {
   return id;
 }
 
-/** Slurm's state of each array task of these jobs (later jobs win), from squeue and then sacct; empty where they are missing or fail. */
-export function slurmTaskStates(jobs: readonly string[]): Map<number, string> {
+/**
+ * Slurm's state of each array task of these jobs (later jobs win), from sacct where accounting is
+ * on and squeue (what is live now wins); `answered` says whether squeue could be asked at all.
+ */
+export function slurmTaskStates(jobs: readonly string[]): { states: Map<number, string>; answered: boolean } {
   const states = new Map<number, string>();
+  let answered = false;
   for (const job of jobs) {
-    // sacct first (finished tasks, where accounting is on), squeue after (what is live now wins).
-    const sacct = query('sacct', ['-n', '-P', '-j', job, '-o', 'JobID,State']);
-    for (const line of sacct) {
+    for (const line of query('sacct', ['-n', '-P', '-j', job, '-o', 'JobID,State']) ?? []) {
       const m = /^(\d+)_(\d+)\|(\S+)/.exec(line);
       if (m && m[1] === job) states.set(Number(m[2]), m[3]);
     }
-    for (const line of query('squeue', ['-h', '-r', '-j', job, '-o', '%i %T'])) {
+    const live = query('squeue', ['-h', '-r', '-j', job, '-o', '%i %T']);
+    answered ||= live !== null;
+    for (const line of live ?? []) {
       const m = /^(\d+)_(\d+)\s+(\S+)/.exec(line.trim());
       if (m && m[1] === job) states.set(Number(m[2]), m[3]);
     }
   }
-  return states;
+  return { states, answered };
 }
 
-function query(program: string, args: string[]): string[] {
+/** The lines a Slurm client printed, or null when it could not run or refused (no Slurm here). */
+function query(program: string, args: string[]): string[] | null {
   const r = spawnSync(program, args, { encoding: 'utf8', timeout: 30_000 });
-  return r.status === 0 && typeof r.stdout === 'string' ? r.stdout.split('\n').filter((l) => l.trim() !== '') : [];
+  // squeue -j of a job that has left the queue exits 1 ("Invalid job id") on some versions: an empty answer.
+  if (r.error || typeof r.stdout !== 'string') return null;
+  if (r.status !== 0) return /invalid job id/i.test(r.stderr ?? '') ? [] : null;
+  return r.stdout.split('\n').filter((l) => l.trim() !== '');
 }

@@ -3,10 +3,9 @@
  * own finished test; a checkpoint means partial), the ending line each executor appends to the
  * run's log, and Slurm (squeue, then sacct where accounting is on) for the jobs sweep.json records.
  */
-import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { runFolderProgress } from './checkpoint.js';
-import { lastExitStatus, readSweepFile, runLogPath } from './sweep-folder.js';
+import { lastExitStatus, lastStart, readSweepFile, runLogPath } from './sweep-folder.js';
 import { lastMetrics } from './sweep-local.js';
 import { slurmTaskStates } from './sweep-slurm.js';
 
@@ -38,16 +37,26 @@ const SLURM_LIVE: Record<string, RunState> = {
 const SLURM_STOPPED = new Set(['CANCELLED', 'TIMEOUT', 'PREEMPTED']);
 const SLURM_FAILED = new Set(['FAILED', 'NODE_FAIL', 'OUT_OF_MEMORY', 'BOOT_FAIL', 'DEADLINE']);
 
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 export function sweepStatus(dirGiven: string): SweepStatus {
   const dir = resolve(dirGiven);
   const file = readSweepFile(dir);
-  const slurm = file.slurm?.jobs?.length ? slurmTaskStates(file.slurm.jobs) : new Map<number, string>();
+  const slurm = file.slurm?.jobs?.length ? slurmTaskStates(file.slurm.jobs) : { states: new Map<number, string>(), answered: false };
   const runs = file.runs.map((r): RunStatus => {
     const runDir = join(dir, r.folder);
     const progress = runFolderProgress(runDir);
     const log = runLogPath(dir, r);
     const exit = lastExitStatus(log);
-    const word = slurm.get(r.index) ?? null;
+    const start = lastStart(log);
+    const word = slurm.states.get(r.index) ?? null;
     const slurmState = word === null ? null : word.split(/[\s+]/)[0];
     let state: RunState;
     if (progress.state === 'finished') state = 'finished';
@@ -55,7 +64,12 @@ export function sweepStatus(dirGiven: string): SweepStatus {
     else if (exit !== null) state = exit > 128 ? 'interrupted' : 'failed';
     else if (slurmState !== null && SLURM_FAILED.has(slurmState)) state = 'failed';
     else if (slurmState !== null && SLURM_STOPPED.has(slurmState)) state = progress.state === 'partial' ? 'interrupted' : 'failed';
-    else if (existsSync(log) && slurmState === null) state = 'running'; // started here and not ended (or killed outright)
+    else if (start !== null) {
+      // Started and not ended: still going, unless its process is gone (the sweep killed outright,
+      // or a Slurm task squeue no longer lists: killed at its time limit, the node lost).
+      const gone = 'local' in start ? !processAlive(start.local) : slurm.answered && slurmState === null;
+      state = gone ? 'interrupted' : 'running';
+    }
     else if (progress.state === 'partial') state = 'interrupted';
     else state = 'pending';
     return {
