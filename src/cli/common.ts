@@ -88,3 +88,31 @@ export function checkRepeatedFlags(argv: readonly string[]): void {
     seen.set(key, written);
   }
 }
+
+/**
+ * A list flag's values ("-5,-1,0" after `=`), each parsed strictly as `spec` says, with its text
+ * kept as written (run folders are named by it, so λ = 1e-3 never becomes 0.001000000001). An
+ * empty list, an empty item and a value given twice (1 and 1.0 alike) are refused.
+ */
+export function parseNumberList(text: unknown, flag: string, spec: NumberSpec): { value: number; text: string }[] {
+  if (Array.isArray(text)) throw new UserError(`${flag} is given ${text.length} times; give it once, as one comma list`);
+  const raw = String(text ?? '').trim();
+  const example = `e.g. ${flag}=${spec.integer ? '0,1,2' : '-1,0,1'}`;
+  if (raw === '') throw new UserError(`${flag} is empty; give a comma list after '=', ${example}`);
+  const items = raw.split(',').map((s) => s.trim());
+  const seen = new Map<number, string>();
+  return items.map((item) => {
+    if (item === '') throw new UserError(`${flag}=${raw}: an empty item; give values separated by single commas, ${example}`);
+    let value: number;
+    try {
+      value = parseNumberFlag(item, flag, spec);
+    } catch {
+      const what = spec.integer ? `an integer${spec.min !== undefined ? ` ≥ ${spec.min}` : ''}${spec.below !== undefined ? ` below ${spec.below}` : ''}` : 'a finite decimal number';
+      throw new UserError(`${flag}=${raw}: '${item}' is not ${what}; ${example}`);
+    }
+    const first = seen.get(value);
+    if (first !== undefined) throw new UserError(`${flag}=${raw}: ${item} repeats ${first}; give each value once`);
+    seen.set(value, item);
+    return { value, text: item };
+  });
+}

@@ -12,6 +12,7 @@ import { extractCommand } from './extract.js';
 import { reportCommand } from './report.js';
 import { trainCommand } from './train.js';
 import { pretrainCommand } from './pretrain.js';
+import { sweepCommand } from './sweep.js';
 import { compareCommand } from './compare.js';
 import { VERSION, checkRepeatedFlags, numberOption } from './common.js';
 import { configureProducts } from '../backend/products/index.js';
@@ -62,8 +63,9 @@ export async function main(argv: string[]): Promise<void> {
       .command(reportCommand)
       .command(trainCommand)
       .command(pretrainCommand)
+      .command(sweepCommand)
       .command(compareCommand)
-      .demandCommand(1, 'name a command: measure, extract, report, train, pretrain or compare')
+      .demandCommand(1, 'name a command: measure, extract, report, train, pretrain, sweep or compare')
       .strict()
       .wrap(Math.min(110, process.stdout.columns || 110))
       .fail((message, error) => {

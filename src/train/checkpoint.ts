@@ -106,6 +106,7 @@ export function verifyCheckpoint(dir: string): void {
   }
 }
 
+
 export function readTrainerState(dir: string): TrainerState {
   return JSON.parse(readFileSync(join(dir, STATE), 'utf8')) as TrainerState;
 }

@@ -8,26 +8,33 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node
 import { dirname, join, resolve } from 'node:path';
 import { UserError } from '../errors.js';
 import { writeFileAtomic } from '../io/file-io.js';
-import { isCheckpointFolder, readTrainerState } from './checkpoint.js';
+import { checkpointsNewestFirst, isCheckpointFolder, readTrainerState } from './checkpoint.js';
 
 export const RUN_JSON = 'run.json';
 /** The checkpoint a run writes when its last step is done and evaluated. */
 export const FINAL_FOLDER = 'final';
 
 /**
- * Whether the run in `dir` is finished: its final/ checkpoint is complete and its trainer state
- * says so. The one test of "finished", shared by train (which then does nothing) and compare
- * (which uses only finished runs); a damaged trainer state reads as not finished.
+ * How far the run in `dir` got: finished (its final/ checkpoint is complete and its trainer state
+ * says so), partial (the step of its newest checkpoint) or new. The one test of "finished",
+ * shared by train (which then does nothing), sweep (which skips the run) and compare (which uses
+ * only finished runs); a damaged trainer state reads as not finished.
  */
-export function isFinishedRun(dir: string): boolean {
+export function runFolderProgress(dir: string): { state: 'finished' | 'partial' | 'new'; step: number } {
   const final = join(dir, FINAL_FOLDER);
-  if (!isCheckpointFolder(final)) return false;
-  try {
-    return readTrainerState(final).finished === true;
-  } catch {
-    return false;
+  if (isCheckpointFolder(final)) {
+    try {
+      const state = readTrainerState(final);
+      if (state.finished === true) return { state: 'finished', step: state.step };
+    } catch {
+      // unreadable state: not finished
+    }
   }
+  const newest = checkpointsNewestFirst(join(dir, 'checkpoints'))[0];
+  return newest ? { state: 'partial', step: newest.step } : { state: 'new', step: 0 };
 }
+
+export const isFinishedRun = (dir: string): boolean => runFolderProgress(dir).state === 'finished';
 
 /**
  * Make (or accept) the run folder: a new folder, an empty one, or an earlier run's (it has

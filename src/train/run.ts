@@ -29,7 +29,7 @@ import { evaluate, trainingTokenCovariances, type Evaluation } from './evaluate.
 import { taskSpec, type TaskSpec } from './glue-task.js';
 import { makeSchedule, warmupSteps, type ScheduleKind } from './schedule.js';
 import { createOptimizer, refreshRegularizer, trainStep } from './step.js';
-import { FINAL_FOLDER, RUN_JSON, differingOptions, isFinishedRun, prepareRunFolder, readJsonLinesUpTo, writeJson, writeJsonLines, writePredictions } from './run-folder.js';
+import { FINAL_FOLDER, RUN_JSON, differingOptions, prepareRunFolder, runFolderProgress, readJsonLinesUpTo, writeJson, writeJsonLines, writePredictions } from './run-folder.js';
 
 /** Every option that shapes the run's results (recorded in run.json and compared on resume). */
 export interface TrainOptions {
@@ -175,11 +175,13 @@ async function trainLoop(ctx: Context, hooks: TrainHooks, started: number, begin
   const totalSteps = perEpoch * o.epochs;
   // A run killed while writing left staged folders or files; never resumed from, removed now.
   for (const d of [out, join(out, 'checkpoints')]) removeDeadTemporariesIn(d);
-  const resume = resumePoint(out);
-  if (resume && isFinishedRun(out)) {
-    hooks.onMessage?.(`${out}: the run is finished (${resume.state.step} steps); final weights in ${join(out, FINAL_FOLDER)}`);
-    return { status: 'already-finished', step: resume.state.step, totalSteps, finalEval: null, seconds: (Date.now() - started) / 1000 };
+  const progress = runFolderProgress(out);
+  if (progress.state === 'finished') {
+    verifyCheckpoint(join(out, FINAL_FOLDER));
+    hooks.onMessage?.(`${out}: the run is finished (${progress.step} steps); final weights in ${join(out, FINAL_FOLDER)}`);
+    return { status: 'already-finished', step: progress.step, totalSteps, finalEval: null, seconds: (Date.now() - started) / 1000 };
   }
+  const resume = resumePoint(out);
   const model = await TrainableModel.fromCheckpoint(resume?.dir ?? o.model, spec.head, { seed: o.seed, newHead: resume ? false : o.newHead });
   begin();
   const optimizer = createOptimizer(model, { weightDecay: o.weightDecay, noDecayNormsBiases: o.noDecayNormsBiases });

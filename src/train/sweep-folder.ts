@@ -1,0 +1,121 @@
+/**
+ * The sweep folder (DESIGN.md "Sweep folders"): `sweep.json` (version, options, the ordered runs,
+ * the Slurm jobs submitted for it), one run folder per run, `logs/<run folder>.log` with each
+ * run's output. sweep.json is written through the one safe output path.
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { UserError, check } from '../errors.js';
+import { planFileOutput, writeOutputFile } from '../io/safe-output.js';
+import { RUN_JSON, differingOptions } from './run-folder.js';
+import type { SweepPlan, SweepRun } from './sweep-plan.js';
+
+export const SWEEP_JSON = 'sweep.json';
+export const LOGS = 'logs';
+
+export interface SweepFile {
+  command: 'sweep';
+  version: string;
+  options: Record<string, unknown>;
+  runs: SweepRun[];
+  /** Slurm array jobs submitted for this sweep, oldest first. */
+  slurm?: { jobs: string[] };
+}
+
+/** Where run `r`'s output (the train command's stdout and stderr, and how it ended) is kept. */
+export function runLogPath(sweepDir: string, r: SweepRun): string {
+  return join(sweepDir, LOGS, `${r.folder}.log`);
+}
+
+/**
+ * Check --out before anything is written: a new or empty folder, or an earlier sweep's (it has
+ * sweep.json). A run folder or any other folder with content is refused, so a typo never writes
+ * into a folder of the user's.
+ */
+export function checkSweepFolder(out: string, inputs: readonly string[]): 'new' | 'existing' {
+  check(out.trim() !== '', '--out is empty; give the sweep folder to write');
+  const abs = resolve(out);
+  for (const input of inputs) {
+    const inp = resolve(input);
+    check(!(abs === inp || abs.startsWith(inp + '/') || inp.startsWith(abs + '/')), `--out ${out}: the sweep folder would overlap the input ${input}; choose another --out`);
+  }
+  if (!existsSync(abs)) {
+    check(existsSync(dirname(abs)), `--out ${out}: the folder ${dirname(abs)} does not exist; create it first`);
+    return 'new';
+  }
+  check(statSync(abs).isDirectory(), `--out ${out}: is a file, not a folder; give a sweep folder (it is created)`);
+  if (existsSync(join(abs, SWEEP_JSON))) return 'existing';
+  check(!existsSync(join(abs, RUN_JSON)), `--out ${out}: is a train run folder (it has ${RUN_JSON}), not a sweep folder; give a new folder for the sweep`);
+  check(readdirSync(abs).length === 0, `--out ${out}: the folder exists and is not a repgeom sweep folder (no ${SWEEP_JSON}); choose another --out`);
+  return 'new';
+}
+
+export function readSweepFile(dir: string): SweepFile {
+  const path = join(dir, SWEEP_JSON);
+  check(existsSync(path), `${dir}: not a sweep folder (no ${SWEEP_JSON}); give the --out of a repgeom sweep`);
+  let s: SweepFile;
+  try {
+    s = JSON.parse(readFileSync(path, 'utf8')) as SweepFile;
+  } catch {
+    throw new UserError(`${path}: not readable JSON; the sweep cannot be resumed from it, so choose another --out`);
+  }
+  check(s !== null && typeof s === 'object' && Array.isArray(s.runs) && typeof s.options === 'object', `${path}: has no options and runs; it is not a repgeom sweep.json, so choose another --out`);
+  return s;
+}
+
+export function writeSweepFile(dir: string, s: SweepFile): void {
+  const plan = planFileOutput(join(dir, SWEEP_JSON), '--out');
+  writeOutputFile(plan, [`${JSON.stringify(s, null, 2)}\n`]);
+}
+
+/**
+ * Create the sweep folder (or open an earlier one made with the same options) and write its
+ * sweep.json; returns what it holds now. Earlier Slurm jobs are kept.
+ */
+export function openSweepFolder(out: string, kind: 'new' | 'existing', plan: SweepPlan, version: string): SweepFile {
+  const dir = resolve(out);
+  let slurm: SweepFile['slurm'];
+  if (kind === 'existing') {
+    const before = readSweepFile(dir);
+    const diff = differingOptions(before.options, plan.options);
+    check(diff.length === 0, `--out ${out} holds a sweep made with other options: ${diff.join(', ')}; run it with the same options or choose another --out`);
+    slurm = before.slurm;
+  } else {
+    mkdirSync(dir, { recursive: true });
+  }
+  mkdirSync(join(dir, LOGS), { recursive: true });
+  const file: SweepFile = { command: 'sweep', version, options: plan.options, runs: plan.runs, ...(slurm ? { slurm } : {}) };
+  writeSweepFile(dir, file);
+  return file;
+}
+
+/** The line the local executor writes when it starts a run's train process (`pid` on this machine). */
+export const startLine = (pid: number): string => `repgeom sweep: ${new Date().toISOString()} local pid ${pid} started`;
+
+/** Who last started the run in this log: a local process (its pid) or a Slurm array task; null if none did. */
+export function lastStart(log: string): { local: number } | { slurm: string } | null {
+  if (!existsSync(log)) return null;
+  const text = readFileSync(log, 'utf8');
+  const starts = [...text.matchAll(/^repgeom sweep: \S+ (?:local pid (\d+) started|Slurm task (\S+) starting)/gm)];
+  const last = starts[starts.length - 1];
+  if (!last) return null;
+  return last[1] !== undefined ? { local: Number(last[1]) } : { slurm: last[2] };
+}
+
+/**
+ * The last line an executor appends to a run's log when its train command ends (the local
+ * executor and the Slurm script write the same words), so --status tells a failed run from one
+ * still going.
+ */
+export const exitLine = (status: number): string => `repgeom sweep: train exited with status ${status}`;
+
+/** The status of the last ending a run's log records, or null (never ran, or still running). */
+export function lastExitStatus(log: string): number | null {
+  if (!existsSync(log)) return null;
+  const text = readFileSync(log, 'utf8');
+  const all = [...text.matchAll(/^repgeom sweep: train exited with status (\d+)$/gm)];
+  if (all.length === 0) return null;
+  const last = all[all.length - 1];
+  // Output after the last ending line belongs to a later attempt, still running.
+  return text.slice(last.index! + last[0].length).trim() === '' ? Number(last[1]) : null;
+}
