@@ -15,21 +15,26 @@ export interface TaskSpec {
   /** Class names in id order (the dataset reader's label order); null for regression. */
   labels: readonly string[] | null;
   metrics(gold: ArrayLike<number>, predicted: ArrayLike<number>): Record<string, number>;
+  /**
+   * The task's headline metric (the one GLUE papers report, and `intrinsic-dim`'s score):
+   * accuracy, F1 for MRPC and QQP, Matthews for CoLA, Spearman for STS-B.
+   */
+  primary: 'accuracy' | 'f1' | 'matthews' | 'spearman';
 }
 
-const classification = (labels: readonly string[], metrics: TaskSpec['metrics']): TaskSpec => ({ head: { kind: 'classification', labels: labels.length }, labels, metrics });
+const classification = (labels: readonly string[], metrics: TaskSpec['metrics'], primary: TaskSpec['primary']): TaskSpec => ({ head: { kind: 'classification', labels: labels.length }, labels, metrics, primary });
 const acc: TaskSpec['metrics'] = (g, p) => ({ accuracy: accuracy(g, p) });
 const f1Acc: TaskSpec['metrics'] = (g, p) => ({ accuracy: accuracy(g, p), f1: f1(g, p) });
 
 const SPECS: Record<TrainTask, TaskSpec> = {
-  sst2: classification(['0', '1'], acc),
-  mrpc: classification(['0', '1'], f1Acc),
-  qqp: classification(['0', '1'], f1Acc),
-  cola: classification(['0', '1'], (g, p) => ({ matthews: matthews(g, p) })),
-  rte: classification(['entailment', 'not_entailment'], acc),
-  qnli: classification(['entailment', 'not_entailment'], acc),
-  wnli: classification(['0', '1'], acc),
-  stsb: { head: { kind: 'regression' }, labels: null, metrics: (g, p) => ({ pearson: pearson(g, p), spearman: spearman(g, p) }) },
+  sst2: classification(['0', '1'], acc, 'accuracy'),
+  mrpc: classification(['0', '1'], f1Acc, 'f1'),
+  qqp: classification(['0', '1'], f1Acc, 'f1'),
+  cola: classification(['0', '1'], (g, p) => ({ matthews: matthews(g, p) }), 'matthews'),
+  rte: classification(['entailment', 'not_entailment'], acc, 'accuracy'),
+  qnli: classification(['entailment', 'not_entailment'], acc, 'accuracy'),
+  wnli: classification(['0', '1'], acc, 'accuracy'),
+  stsb: { head: { kind: 'regression' }, labels: null, metrics: (g, p) => ({ pearson: pearson(g, p), spearman: spearman(g, p) }), primary: 'spearman' },
 };
 
 export function taskSpec(task: string): TaskSpec {
