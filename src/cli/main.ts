@@ -12,6 +12,7 @@ import { extractCommand } from './extract.js';
 import { reportCommand } from './report.js';
 import { trainCommand } from './train.js';
 import { pretrainCommand } from './pretrain.js';
+import { intrinsicDimCommand } from './intrinsic-dim.js';
 import { VERSION, checkRepeatedFlags, numberOption } from './common.js';
 import { configureProducts } from '../backend/products/index.js';
 
@@ -61,6 +62,7 @@ export async function main(argv: string[]): Promise<void> {
       .command(reportCommand)
       .command(trainCommand)
       .command(pretrainCommand)
+      .command(intrinsicDimCommand)
       .demandCommand(1, 'name a command: measure, extract, report or train')
       .strict()
       .wrap(Math.min(110, process.stdout.columns || 110))
