@@ -1,0 +1,153 @@
+/**
+ * The subspace trainer of `intrinsic-dim` on the training engine: θ_d's gradient (DID and SAID's
+ * [θ | λ], per-tensor and global Fastfood, dense) against central differences of the training
+ * loss (dropout off), the weights a step writes (θ0 + Pθ_d in the selected tensors, the others
+ * untouched), tensor selection, chance per task (known answers) and the primary-metric table.
+ */
+import assert from 'node:assert/strict';
+import * as path from 'node:path';
+import { describe, test } from 'node:test';
+import { Rng } from '../src/backend/rng.js';
+import { readDataset } from '../src/io/datasets.js';
+import { loadTokenizer } from '../src/models/tokenizer.js';
+import { TrainableModel } from '../src/models/trainable.js';
+import { makeBatch } from '../src/train/batches.js';
+import { taskSpec } from '../src/train/glue-task.js';
+import { chanceScore } from '../src/intrinsic/chance.js';
+import { checkSubspaceDim, makeProjection, SubspaceModel, tensorSpecs, type SubspaceSpec } from '../src/intrinsic/subspace-model.js';
+import { parsePatterns, patternMatches, selectTensors } from '../src/intrinsic/tensor-selection.js';
+import { SHARED } from './helpers/fixtures.js';
+import { throwsUser } from './helpers/errors.js';
+
+const TINY = path.resolve(SHARED, 'models', 'tiny-bert-mlm');
+const SST2 = path.resolve(SHARED, 'data', 'glue', 'SST-2');
+const HEAD = { kind: 'classification', labels: 2 } as const;
+
+async function tinyModel(dropout = true): Promise<TrainableModel> {
+  return TrainableModel.fromCheckpoint(TINY, HEAD, { seed: 0, newHead: true, ...(dropout ? {} : { dropout: { hidden: 0, attention: 0, classifier: 0 } }) });
+}
+
+function batchOf(model: TrainableModel, rows: number) {
+  const ds = readDataset(SST2, { task: 'sst2', split: 'train', limit: rows });
+  const tok = loadTokenizer(TINY, { modelType: 'bert', modelVocabSize: model.config.vocabSize });
+  return makeBatch({ examples: ds.examples, labels: ds.labels as number[], regression: false }, Array.from({ length: rows }, (_, i) => i), tok, 16);
+}
+
+const spec = (method: 'did' | 'said', mode: SubspaceSpec['mode']): SubspaceSpec => ({ method, mode, publicCodeSizing: false, gradientScaleOneOverL: false });
+
+describe('subspace training: the gradient of θ_d', () => {
+  for (const method of ['did', 'said'] as const) {
+    for (const mode of ['fastfood', 'global-fastfood', 'dense'] as const) {
+      test(`${method.toUpperCase()}, ${mode}: matches central differences of the training loss (dropout off, d = 60)`, async () => {
+        const model = await tinyModel(false);
+        const batch = batchOf(model, 8);
+        // All tensors once (DID, per-tensor Fastfood); elsewhere the 3.9M-entry word embeddings are
+        // left out, which keeps the dense matrix small and the 18 loss evaluations quick.
+        const tensors = method === 'did' && mode === 'fastfood' ? model.params.list : selectTensors(model.params.list, null, ['word_embeddings']);
+        const d = 60, m = method === 'said' ? tensors.length : 0;
+        const sub = new SubspaceModel(model, tensors, makeProjection(spec(method, mode), tensorSpecs(tensors), d, 3), { weightDecay: 0 });
+        // Away from the start (θ = 0, λ = 1), so every term of the chain rule counts.
+        const rng = new Rng(5);
+        for (let i = 0; i < d - m; i++) sub.params[i] = 0.05 * rng.normal();
+        for (let i = d - m; i < d; i++) sub.params[i] = 0.5 + rng.nextFloat();
+        sub.gradient(batch);
+        const g = Float64Array.from(sub.grad), x = Float64Array.from(sub.params);
+        const loss = (p: Float64Array) => { sub.params.set(p); sub.materialise(); return model.forward(batch, 0).loss; };
+        const scale = g.reduce((a, v) => Math.max(a, Math.abs(v)), 0);
+        assert.ok(scale > 1e-5, 'a non-trivial gradient');
+        const h = 1e-2;
+        const coordinates = [0, 1, 7, d - m - 1, ...(m > 0 ? [d - m, d - 2, d - 1] : [d - 2])];
+        for (const j of coordinates) {
+          const a = Float64Array.from(x), b = Float64Array.from(x);
+          a[j] += h; b[j] -= h;
+          const fd = (loss(a) - loss(b)) / (2 * h);
+          assert.ok(Math.abs(fd - g[j]) <= 0.01 * scale + 2e-6, `coordinate ${j}: adjoint ${g[j]}, central difference ${fd}`);
+        }
+        // Along the gradient itself: the directional derivative is ‖g‖.
+        const norm = Math.hypot(...g);
+        const a = x.map((v, i) => v + (h * g[i]) / norm), b = x.map((v, i) => v - (h * g[i]) / norm);
+        const fd = (loss(a) - loss(b)) / (2 * h);
+        assert.ok(Math.abs(fd - norm) <= 0.01 * norm, `directional derivative ${fd}, ‖g‖ ${norm}`);
+        sub.dispose();
+      });
+    }
+  }
+});
+
+describe('subspace training: a step', () => {
+  test('writes θ0 + Pθ_d into the selected tensors only; AdamW moves θ_d alone; every step has its own dropout masks', async () => {
+    const model = await tinyModel();
+    const before = model.params.list.map((p) => Float32Array.from(p.value));
+    const tensors = selectTensors(model.params.list, ['attention', 'classifier.*'], ['LayerNorm']);
+    const projection = makeProjection(spec('did', 'fastfood'), tensorSpecs(tensors), 32, 1);
+    const sub = new SubspaceModel(model, tensors, projection, { weightDecay: 0 });
+    const batch = batchOf(model, 8);
+    assert.deepEqual([...sub.params], new Array(32).fill(0));
+    const r1 = sub.step(batch, 0.05, 1);
+    assert.ok(Number.isFinite(r1.loss) && r1.gradNorm > 0);
+    assert.equal(sub.optimizer.step, 1);
+    // Adam's first step moves every coordinate with a gradient by lr.
+    for (const v of sub.params) assert.ok(Math.abs(Math.abs(v) - 0.05) < 1e-6, `θ_d entry ${v}`);
+    sub.materialise();
+    const offsets = projection.project(sub.params, tensors.map((t) => new Float32Array(t.value.length)));
+    model.params.list.forEach((p, i) => {
+      const k = tensors.indexOf(p);
+      if (k < 0) { assert.deepEqual(p.value, before[i], `${p.name} is not selected and stays θ0`); return; }
+      for (let j = 0; j < p.value.length; j += 97) assert.equal(p.value[j], Math.fround(before[i][j] + offsets[k][j]), `${p.name}[${j}]`);
+    });
+    // Dropout is on (train mode) and keyed by the step: the same θ_d at another step gives another loss.
+    const l1 = sub.gradient(batch);
+    sub.optimizer.update(0); // lr 0: θ_d unchanged, the step count moves
+    const l2 = sub.gradient(batch);
+    assert.notEqual(l1, l2);
+    sub.dispose();
+  });
+});
+
+describe('tensor selection', () => {
+  test('substring patterns, globs over the whole name, include then exclude', async () => {
+    assert.ok(patternMatches('attention', 'bert.encoder.layer.0.attention.self.query.weight'));
+    assert.ok(!patternMatches('attention.*.bias', 'bert.encoder.layer.0.attention.self.query.weight'), 'a glob is anchored');
+    assert.ok(patternMatches('*attention.*.bias', 'bert.encoder.layer.0.attention.self.query.bias'));
+    assert.ok(patternMatches('classifier.?eight', 'classifier.weight'));
+    assert.ok(!patternMatches('classifier.?eight', 'classifier.bias'));
+    const model = await tinyModel();
+    const names = selectTensors(model.params.list, ['classifier.*', 'pooler'], ['bias']).map((p) => p.name);
+    assert.deepEqual(names, ['bert.pooler.dense.weight', 'classifier.weight']);
+    assert.equal(selectTensors(model.params.list, null, []).length, model.params.list.length);
+    throwsUser(() => selectTensors(model.params.list, ['no_such_tensor'], []), /--include=no_such_tensor select none of the model's \d+ tensors/);
+    throwsUser(() => selectTensors(model.params.list, null, ['*']), /--exclude=\* select none/);
+    throwsUser(() => parsePatterns(' , ', '--include'), /--include is empty/);
+  });
+
+  test('the dimension checks: d ≤ 0, d beyond D, SAID d ≤ m, a dense matrix too large (with its size)', () => {
+    const tensors = [{ name: 'a', size: 1000 }, { name: 'b', size: 24 }];
+    throwsUser(() => checkSubspaceDim(spec('did', 'fastfood'), tensors, 0), /positive integer, got 0/);
+    throwsUser(() => checkSubspaceDim(spec('did', 'fastfood'), tensors, 1025), /d = 1025 exceeds the 1024 trainable parameters/);
+    throwsUser(() => checkSubspaceDim(spec('said', 'fastfood'), tensors, 2), /SAID needs d > m = 2/);
+    checkSubspaceDim(spec('said', 'fastfood'), tensors, 3);
+    const big = [{ name: 'w', size: 2 ** 26 }];
+    throwsUser(() => checkSubspaceDim(spec('did', 'dense'), big, 2 ** 20), /dense projection: d × D × 4 bytes = 1048576 × 67108864 × 4 = 262144\.0 GiB would not fit/);
+  });
+});
+
+describe('chance and the primary metric', () => {
+  test('the primary metric per task', () => {
+    const primary = Object.fromEntries(['sst2', 'mrpc', 'qqp', 'cola', 'rte', 'qnli', 'wnli', 'stsb'].map((t) => [t, taskSpec(t).primary]));
+    assert.deepEqual(primary, { sst2: 'accuracy', mrpc: 'f1', qqp: 'f1', cola: 'matthews', rte: 'accuracy', qnli: 'accuracy', wnli: 'accuracy', stsb: 'spearman' });
+  });
+
+  test('known answers: majority accuracy, MRPC F1 of all-positive = 2p/(1 + p), Matthews 0, STS-B 0', () => {
+    assert.equal(chanceScore(taskSpec('sst2'), [1, 1, 0, 1, 0, 1, 1, 1]), 0.75);
+    assert.equal(chanceScore(taskSpec('rte'), [0, 1, 1]), 2 / 3);
+    // 7 positives in 10: F1 of predicting all 1 = 2·0.7/1.7; predicting all 0 gives F1 = 0.
+    assert.equal(chanceScore(taskSpec('mrpc'), [1, 1, 1, 1, 1, 1, 1, 0, 0, 0]), 14 / 17);
+    assert.equal(chanceScore(taskSpec('cola'), [1, 0, 1, 1]), 0);
+    assert.equal(chanceScore(taskSpec('stsb'), [0.5, 4.2, 3.1]), 0);
+    // The real MRPC dev split: 279 of 408 pairs are paraphrases, F1 ≈ 0.81.
+    const mrpc = readDataset(path.resolve(SHARED, 'data', 'glue', 'MRPC'), { task: 'mrpc', split: 'dev' });
+    const p = (mrpc.labels as number[]).filter((l) => l === 1).length / mrpc.labels!.length;
+    assert.ok(Math.abs(chanceScore(taskSpec('mrpc'), mrpc.labels as number[]) - (2 * p) / (1 + p)) < 1e-12);
+    assert.ok(Math.abs((2 * p) / (1 + p) - 0.81) < 0.01);
+  });
+});
