@@ -2,7 +2,7 @@
  * `repgeom intrinsic-dim` end to end on tiny-bert-mlm and the first rows of SST-2: the folder's
  * contract (../shared/tools/check-output-folder.py), the measured baseline (a `train` run folder)
  * and the d90 decision when it sits at chance, a grid and a search with a given baseline, resume
- * after SIGKILL (finished probes are never rerun; the same result), the page in headless
+ * after Ctrl-C (finished probes are never rerun; the same result), the page in headless
  * Chromium, and every bad input (one line, exit 2).
  */
 import assert from 'node:assert/strict';
@@ -111,12 +111,14 @@ describe('intrinsic-dim: grid and search with a given baseline', () => {
     assert.deepEqual(again, res);
   });
 
-  test('SIGKILL after the first probe, then the same command: that probe is kept, the rest run, the result equals an uninterrupted run', async () => {
+  test('Ctrl-C after the first probe (exit 130, says so), then the same command: that probe is kept, the rest run, the result equals an uninterrupted run', async () => {
     const out = path.join(dir, 'killed');
     const args = [...base, '--method', 'did', '--dims=64,16', '--baseline', '0.7', '--lrs=1e-2,1e-1', '--out', out];
     const probes = path.join(out, 'probes.jsonl');
-    const killed = await interruptWhen(args, () => fs.existsSync(probes) && fs.readFileSync(probes, 'utf8').trim().split('\n').length >= 1, 'SIGKILL');
-    assert.equal(killed.signal, 'SIGKILL');
+    const killed = await interruptWhen(args, () => fs.existsSync(probes) && fs.readFileSync(probes, 'utf8').trim().split('\n').length >= 1, 'SIGINT');
+    assert.equal(killed.code, 130, killed.stderr);
+    assert.match(killed.stderr, /interrupted: 1 finished probe\(s\) kept in .*probes\.jsonl; run the same command to continue/);
+    assert.deepEqual(fs.readdirSync(out).filter((n) => n.includes('.tmp')), [], 'no temporaries left');
     const first = fs.readFileSync(probes, 'utf8');
     assert.equal(first.trim().split('\n').length, 1, 'killed after one probe');
     assert.ok(!fs.existsSync(path.join(out, 'result.json')));
@@ -165,6 +167,7 @@ describe('intrinsic-dim: bad input (one line, exit 2)', () => {
     bad(['--method', 'did', '--dims=0,16'], /--dims: d = 0 is not a positive integer/);
     bad(['--method', 'did', '--dims=999999999'], /d = 999999999 exceeds the \d+ trainable parameters; use d ≤ \d+/);
     bad(['--method', 'said', '--dims=41,100'], /SAID needs d > m = 41 .* got d = 41; use d ≥ 42 or --method did/);
+    bad(['--method', 'did', '--search', '--max-dim', '999999999'], /--max-dim 999999999 exceeds the \d+ trainable parameters/);
   });
   test('a dense projection too big names its size; filters that select no tensor', () => {
     bad(['--method', 'did', '--projection', 'dense', '--dims=1000000'], /dense projection: d × D × 4 bytes = 1000000 × \d+ × 4 = [\d.]+ GiB would not fit .* use --projection fastfood/);

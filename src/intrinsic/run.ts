@@ -15,6 +15,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError, check } from '../errors.js';
+import { setInterruptHook } from '../io/safe-output.js';
 import { TrainableModel } from '../models/trainable.js';
 import { bootstrapD90, decideD90, nextSearchProbe, type Probe } from '../subspace/d90.js';
 import type { ProjectionMode } from '../subspace/projection.js';
@@ -159,14 +160,15 @@ export async function runIntrinsicDim(o: IntrinsicDimOptions, out: string, env: 
   const needBaseline = o.baseline === null && !existsSync(join(baselineDir, 'final'));
   const firstD = o.search ? minDim : o.dims![0];
   const batch0 = orderedBatch(inputs.train, epochOrder(inputs.train.examples.length, 0, 0), 0, o.batchSize, inputs.tokenizer, o.maxLength);
+  // The second of two steps: the first pays for allocation and compilation.
   const sub = await subspaceModel(ctx, firstD, 0);
   let subStep: number;
-  try { subStep = time(() => sub.step(batch0, o.lrs[0], o.maxGradNorm)); } finally { sub.dispose(); }
+  try { subStep = time(() => sub.step(batch0, o.lrs[0], o.maxGradNorm), 2); } finally { sub.dispose(); }
   let baseStep = 0;
   if (needBaseline) {
     const full = await TrainableModel.fromCheckpoint(o.model, spec.head, { seed: 0, newHead: true });
     const opt = createOptimizer(full, { weightDecay: 0.01, noDecayNormsBiases: false });
-    baseStep = time(() => trainStep(full, opt, batch0, { lr: o.baselineLr, maxGradNorm: o.maxGradNorm }));
+    baseStep = time(() => trainStep(full, opt, batch0, { lr: o.baselineLr, maxGradNorm: o.maxGradNorm }), 2);
   }
   const runs = estimatedRuns(o, minDim, maxDim, records);
   hooks.onMessage?.(`about ${runs} probe runs × ${stepsPerRun} steps × ${subStep.toFixed(2)} s ≈ ${minutes(runs * stepsPerRun * subStep)}` +
@@ -210,7 +212,18 @@ export async function runIntrinsicDim(o: IntrinsicDimOptions, out: string, env: 
   };
   const has = (d: number, seed: number) => records.some((r) => r.d === d && r.seed === seed);
   const done = (): Probe[] => records.map((r) => ({ d: r.d, seed: r.seed, score: r.score }));
-  if (threshold > chance) {
+  // A signal ends the run at once (temporaries removed); the probes finished so far are kept.
+  setInterruptHook(() => {
+    hooks.onMessage?.(`interrupted: ${records.length} finished probe(s) kept in ${probesPath}; run the same command to continue (the probe that was running starts again)`);
+    return false;
+  });
+  try {
+    if (threshold > chance) await runProbes();
+    else hooks.onMessage?.(`0.9 × baseline = ${fmt(threshold)} is at or below chance (${fmt(chance)}): no probes run`);
+  } finally {
+    setInterruptHook(null);
+  }
+  async function runProbes(): Promise<void> {
     if (o.dims) {
       for (const d of [...o.dims].sort((a, b) => a - b)) for (const s of seeds) if (!has(d, s)) await probeAt(d, s);
     } else {
@@ -222,8 +235,6 @@ export async function runIntrinsicDim(o: IntrinsicDimOptions, out: string, env: 
         for (const s of seeds) if (!has(d, s)) await probeAt(d, s);
       }
     }
-  } else {
-    hooks.onMessage?.(`0.9 × baseline = ${fmt(threshold)} is at or below chance (${fmt(chance)}): no probes run`);
   }
 
   const probes = done();
@@ -300,10 +311,15 @@ function estimatedRuns(o: IntrinsicDimOptions, minDim: number, maxDim: number, r
   return Math.max(0, Math.ceil(ladder / 2 + bisection) * perD - records.length * o.lrs.length);
 }
 
-function time(f: () => unknown): number {
-  const t = process.hrtime.bigint();
-  f();
-  return Number(process.hrtime.bigint() - t) / 1e9;
+/** Seconds the last of `times` calls of f took. */
+function time(f: () => unknown, times = 1): number {
+  let seconds = 0;
+  for (let k = 0; k < times; k++) {
+    const t = process.hrtime.bigint();
+    f();
+    seconds = Number(process.hrtime.bigint() - t) / 1e9;
+  }
+  return seconds;
 }
 
 function minutes(seconds: number): string {
