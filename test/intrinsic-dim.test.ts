@@ -45,14 +45,14 @@ describe('subspace training: the gradient of θ_d', () => {
         // left out, which keeps the dense matrix small and the 18 loss evaluations quick.
         const tensors = method === 'did' && mode === 'fastfood' ? model.params.list : selectTensors(model.params.list, null, ['word_embeddings']);
         const d = 60, m = method === 'said' ? tensors.length : 0;
-        const sub = new SubspaceModel(model, tensors, makeProjection(spec(method, mode), tensorSpecs(tensors), d, 3), { weightDecay: 0 });
+        const sub = new SubspaceModel(model, tensors, await makeProjection(spec(method, mode), tensorSpecs(tensors), d, 3), { weightDecay: 0 });
         // Away from the start (θ = 0, λ = 1), so every term of the chain rule counts.
         const rng = new Rng(5);
         for (let i = 0; i < d - m; i++) sub.params[i] = 0.05 * rng.normal();
         for (let i = d - m; i < d; i++) sub.params[i] = 0.5 + rng.nextFloat();
-        sub.gradient(batch);
+        await sub.gradient(batch);
         const g = Float64Array.from(sub.grad), x = Float64Array.from(sub.params);
-        const loss = (p: Float64Array) => { sub.params.set(p); sub.materialise(); return model.forward(batch, 0).loss; };
+        const loss = async (p: Float64Array) => { sub.params.set(p); await sub.materialise(); return model.forward(batch, 0).loss; };
         const scale = g.reduce((a, v) => Math.max(a, Math.abs(v)), 0);
         assert.ok(scale > 1e-5, 'a non-trivial gradient');
         const h = 1e-2;
@@ -60,17 +60,37 @@ describe('subspace training: the gradient of θ_d', () => {
         for (const j of coordinates) {
           const a = Float64Array.from(x), b = Float64Array.from(x);
           a[j] += h; b[j] -= h;
-          const fd = (loss(a) - loss(b)) / (2 * h);
+          const fd = ((await loss(a)) - (await loss(b))) / (2 * h);
           assert.ok(Math.abs(fd - g[j]) <= 0.01 * scale + 2e-6, `coordinate ${j}: adjoint ${g[j]}, central difference ${fd}`);
         }
         // Along the gradient itself: the directional derivative is ‖g‖.
         const norm = Math.hypot(...g);
         const a = x.map((v, i) => v + (h * g[i]) / norm), b = x.map((v, i) => v - (h * g[i]) / norm);
-        const fd = (loss(a) - loss(b)) / (2 * h);
+        const fd = ((await loss(a)) - (await loss(b))) / (2 * h);
         assert.ok(Math.abs(fd - norm) <= 0.01 * norm, `directional derivative ${fd}, ‖g‖ ${norm}`);
         sub.dispose();
       });
     }
+  }
+
+  for (const method of ['did', 'said'] as const) {
+    test(`${method.toUpperCase()} on 2 worker threads: the single-threaded offsets exactly, its gradient to rounding`, async () => {
+      const model = await tinyModel(false);
+      const batch = batchOf(model, 8);
+      const tensors = model.params.list, specs = tensorSpecs(tensors), d = 64;
+      const one = new SubspaceModel(model, tensors, await makeProjection(spec(method, 'fastfood'), specs, d, 7, 1), { weightDecay: 0 });
+      const two = new SubspaceModel(model, tensors, await makeProjection(spec(method, 'fastfood'), specs, d, 7, 2), { weightDecay: 0 });
+      const rng = new Rng(9), m = method === 'said' ? tensors.length : 0;
+      for (let i = 0; i < d; i++) one.params[i] = two.params[i] = i < d - m ? 0.05 * rng.normal() : 0.5 + rng.nextFloat();
+      const offsetsOne = (await one.projection.project(one.params)).map((o) => Float32Array.from(o));
+      const offsetsTwo = await two.projection.project(two.params);
+      offsetsOne.forEach((o, i) => assert.deepEqual(offsetsTwo[i], o, tensors[i].name));
+      assert.equal(await two.gradient(batch), await one.gradient(batch));
+      const scale = one.grad.reduce((a, v) => Math.max(a, Math.abs(v)), 0);
+      for (let i = 0; i < d; i++) assert.ok(Math.abs(two.grad[i] - one.grad[i]) <= 1e-5 * scale, `coordinate ${i}: ${two.grad[i]} vs ${one.grad[i]}`);
+      one.dispose();
+      two.dispose();
+    });
   }
 });
 
@@ -79,26 +99,26 @@ describe('subspace training: a step', () => {
     const model = await tinyModel();
     const before = model.params.list.map((p) => Float32Array.from(p.value));
     const tensors = selectTensors(model.params.list, ['attention', 'classifier.*'], ['LayerNorm']);
-    const projection = makeProjection(spec('did', 'fastfood'), tensorSpecs(tensors), 32, 1);
+    const projection = await makeProjection(spec('did', 'fastfood'), tensorSpecs(tensors), 32, 1);
     const sub = new SubspaceModel(model, tensors, projection, { weightDecay: 0 });
     const batch = batchOf(model, 8);
     assert.deepEqual([...sub.params], new Array(32).fill(0));
-    const r1 = sub.step(batch, 0.05, 1);
+    const r1 = await sub.step(batch, 0.05, 1);
     assert.ok(Number.isFinite(r1.loss) && r1.gradNorm > 0);
     assert.equal(sub.optimizer.step, 1);
     // Adam's first step moves every coordinate with a gradient by lr.
     for (const v of sub.params) assert.ok(Math.abs(Math.abs(v) - 0.05) < 1e-6, `θ_d entry ${v}`);
-    sub.materialise();
-    const offsets = projection.project(sub.params, tensors.map((t) => new Float32Array(t.value.length)));
+    await sub.materialise();
+    const offsets = await projection.project(sub.params);
     model.params.list.forEach((p, i) => {
       const k = tensors.indexOf(p);
       if (k < 0) { assert.deepEqual(p.value, before[i], `${p.name} is not selected and stays θ0`); return; }
       for (let j = 0; j < p.value.length; j += 97) assert.equal(p.value[j], Math.fround(before[i][j] + offsets[k][j]), `${p.name}[${j}]`);
     });
     // Dropout is on (train mode) and keyed by the step: the same θ_d at another step gives another loss.
-    const l1 = sub.gradient(batch);
+    const l1 = await sub.gradient(batch);
     sub.optimizer.update(0); // lr 0: θ_d unchanged, the step count moves
-    const l2 = sub.gradient(batch);
+    const l2 = await sub.gradient(batch);
     assert.notEqual(l1, l2);
     sub.dispose();
   });

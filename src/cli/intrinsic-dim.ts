@@ -1,4 +1,5 @@
 /** `repgeom intrinsic-dim`: d90 of fine-tuning in random subspaces (DID or SAID) into a resumable folder. */
+import * as os from 'node:os';
 import type { Argv, ArgumentsCamelCase, CommandModule } from 'yargs';
 import { UserError } from '../errors.js';
 import { VERSION, numberOption, parseIntegerList, parseNumberFlag } from './common.js';
@@ -11,7 +12,7 @@ interface IntrinsicArgs {
   publicCodeSizing: boolean; gradientScaleOneOverL: boolean; dims?: string; search: boolean; seedsPerProbe: number;
   epochs: number; trainLimit?: number; evalLimit?: number; maxLength: number; batchSize: number;
   lr?: number; lrs?: string; baselineLr: number; baseline?: number; include?: string; exclude?: string;
-  maxDim?: number; tolerance: number; schedule: string; maxGradNorm: number; subspaceWeightDecay: number; quiet: boolean;
+  maxDim?: number; tolerance: number; threads?: number; schedule: string; maxGradNorm: number; subspaceWeightDecay: number; quiet: boolean;
 }
 
 function parseLrs(text: string): number[] {
@@ -66,6 +67,8 @@ export const intrinsicDimCommand: CommandModule<object, IntrinsicArgs> = {
       exclude: argv.exclude === undefined ? [] : parsePatterns(argv.exclude, '--exclude'),
       maxDim: argv.maxDim ?? null, tolerance: argv.tolerance, schedule: argv.schedule as IntrinsicDimOptions['schedule'],
       maxGradNorm: argv.maxGradNorm, subspaceWeightDecay: argv.subspaceWeightDecay,
+      // --threads (a global flag) also sets the matrix products' threads; default one per core.
+      threads: argv.threads ?? os.availableParallelism(),
     };
     if (argv.lrs !== undefined && argv.lr !== undefined) throw new UserError('--lr and --lrs exclude each other; give one');
     const { runIntrinsicDim, checkIntrinsicOptions } = await import('../intrinsic/run.js');

@@ -31,6 +31,8 @@ export interface ProbeContext {
   budget: ProbeBudget;
   include: string[] | null;
   exclude: string[];
+  /** Worker threads of a per-tensor Fastfood (1: the main thread). */
+  threads: number;
 }
 
 export interface ProbeRun {
@@ -44,7 +46,7 @@ export interface ProbeRun {
 export async function subspaceModel(ctx: ProbeContext, d: number, seed: number): Promise<SubspaceModel> {
   const model = await TrainableModel.fromCheckpoint(ctx.modelDir, ctx.inputs.spec.head, { seed, newHead: true });
   const tensors = selectTensors(model.params.list, ctx.include, ctx.exclude);
-  return new SubspaceModel(model, tensors, makeProjection(ctx.subspace, tensorSpecs(tensors), d, seed), { weightDecay: ctx.budget.weightDecay });
+  return new SubspaceModel(model, tensors, await makeProjection(ctx.subspace, tensorSpecs(tensors), d, seed, ctx.threads), { weightDecay: ctx.budget.weightDecay });
 }
 
 /** The primary metric of an evaluation; an undefined correlation (a constant prediction) counts as 0. */
@@ -66,12 +68,12 @@ export async function runProbe(ctx: ProbeContext, d: number, seed: number, lr: n
       const order = epochOrder(train.examples.length, seed, epoch);
       for (let k = 0; k < perEpoch; k++) {
         const step = sub.optimizer.step;
-        loss = sub.step(orderedBatch(train, order, k, b.batchSize, tokenizer, b.maxLength), schedule.lrAt(step), b.maxGradNorm).loss;
+        loss = (await sub.step(orderedBatch(train, order, k, b.batchSize, tokenizer, b.maxLength), schedule.lrAt(step), b.maxGradNorm)).loss;
         onStep?.(step + 1, total, loss);
         await yieldToEventLoop();
       }
     }
-    sub.materialise();
+    await sub.materialise();
     const e = await evaluateTask(sub.model, spec, dev, tokenizer, { batchSize: b.batchSize, maxLength: b.maxLength });
     return { score: primaryScore(e.metrics, spec.primary), steps: total, seconds: (Date.now() - started) / 1000, finalLoss: loss };
   } finally {

@@ -62,6 +62,11 @@ export interface IntrinsicDimOptions {
   maxGradNorm: number;
   /** AdamW's weight decay on θ_d (0: none). */
   subspaceWeightDecay: number;
+  /**
+   * Worker threads of the per-tensor Fastfood (1: the main thread). Not recorded: θ_d's gradient
+   * is then summed in another order, equal to rounding.
+   */
+  threads: number;
 }
 
 export interface IntrinsicHooks {
@@ -90,7 +95,8 @@ export function checkIntrinsicOptions(o: IntrinsicDimOptions): void {
 
 /** The options run.json records and a resume compares. */
 function recorded(o: IntrinsicDimOptions): Record<string, unknown> {
-  return { ...o, dims: o.dims ? [...o.dims].sort((a, b) => a - b) : null };
+  const { threads, ...rest } = o;
+  return { ...rest, dims: o.dims ? [...o.dims].sort((a, b) => a - b) : null };
 }
 
 function baselineOptions(o: IntrinsicDimOptions): TrainOptions {
@@ -150,7 +156,7 @@ export async function runIntrinsicDim(o: IntrinsicDimOptions, out: string, env: 
   const records = readProbeRecords(probesPath);
   const seeds = Array.from({ length: o.seedsPerProbe }, (_, i) => i);
   const ctx: ProbeContext = {
-    modelDir: o.model, inputs, subspace, include: o.include, exclude: o.exclude,
+    modelDir: o.model, inputs, subspace, include: o.include, exclude: o.exclude, threads: o.threads,
     budget: { epochs: o.epochs, batchSize: o.batchSize, maxLength: o.maxLength, schedule: o.schedule, maxGradNorm: o.maxGradNorm, weightDecay: o.subspaceWeightDecay },
   };
   const stepsPerRun = batchCount(inputs.train.examples.length, o.batchSize) * o.epochs;
@@ -163,7 +169,7 @@ export async function runIntrinsicDim(o: IntrinsicDimOptions, out: string, env: 
   // The second of two steps: the first pays for allocation and compilation.
   const sub = await subspaceModel(ctx, firstD, 0);
   let subStep: number;
-  try { subStep = time(() => sub.step(batch0, o.lrs[0], o.maxGradNorm), 2); } finally { sub.dispose(); }
+  try { subStep = await timeAsync(() => sub.step(batch0, o.lrs[0], o.maxGradNorm), 2); } finally { sub.dispose(); }
   let baseStep = 0;
   if (needBaseline) {
     const full = await TrainableModel.fromCheckpoint(o.model, spec.head, { seed: 0, newHead: true });
@@ -317,6 +323,16 @@ function time(f: () => unknown, times = 1): number {
   for (let k = 0; k < times; k++) {
     const t = process.hrtime.bigint();
     f();
+    seconds = Number(process.hrtime.bigint() - t) / 1e9;
+  }
+  return seconds;
+}
+
+async function timeAsync(f: () => Promise<unknown>, times = 1): Promise<number> {
+  let seconds = 0;
+  for (let k = 0; k < times; k++) {
+    const t = process.hrtime.bigint();
+    await f();
     seconds = Number(process.hrtime.bigint() - t) / 1e9;
   }
   return seconds;
