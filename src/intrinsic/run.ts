@@ -165,20 +165,24 @@ export async function runIntrinsicDim(o: IntrinsicDimOptions, out: string, env: 
   const baselineDir = join(out, 'baseline');
   const needBaseline = o.baseline === null && !existsSync(join(baselineDir, 'final'));
   const firstD = o.search ? minDim : o.dims![0];
+  const timing: { subspaceStepSeconds: number | null; baselineStepSeconds: number | null } = { subspaceStepSeconds: null, baselineStepSeconds: null };
   const batch0 = orderedBatch(inputs.train, epochOrder(inputs.train.examples.length, 0, 0), 0, o.batchSize, inputs.tokenizer, o.maxLength);
-  // The second of two steps: the first pays for allocation and compilation.
-  const sub = await subspaceModel(ctx, firstD, 0);
-  let subStep: number;
-  try { subStep = await timeAsync(() => sub.step(batch0, o.lrs[0], o.maxGradNorm), 2); } finally { sub.dispose(); }
-  let baseStep = 0;
-  if (needBaseline) {
-    const full = await TrainableModel.fromCheckpoint(o.model, spec.head, { seed: 0, newHead: true });
-    const opt = createOptimizer(full, { weightDecay: 0.01, noDecayNormsBiases: false });
-    baseStep = time(() => trainStep(full, opt, batch0, { lr: o.baselineLr, maxGradNorm: o.maxGradNorm }), 2);
-  }
   const runs = estimatedRuns(o, minDim, maxDim, records);
-  hooks.onMessage?.(`about ${runs} probe runs × ${stepsPerRun} steps × ${subStep.toFixed(2)} s ≈ ${minutes(runs * stepsPerRun * subStep)}` +
-    (needBaseline ? ` (+ baseline ${stepsPerRun} steps × ${baseStep.toFixed(2)} s ≈ ${minutes(stepsPerRun * baseStep)})` : ''));
+  if (runs > 0 || needBaseline) {
+    // The second of two steps: the first pays for allocation and compilation.
+    const sub = await subspaceModel(ctx, firstD, 0);
+    let subStep: number;
+    try { subStep = await timeAsync(() => sub.step(batch0, o.lrs[0], o.maxGradNorm), 2); } finally { sub.dispose(); }
+    timing.subspaceStepSeconds = subStep;
+    if (needBaseline) {
+      const full = await TrainableModel.fromCheckpoint(o.model, spec.head, { seed: 0, newHead: true });
+      const opt = createOptimizer(full, { weightDecay: 0.01, noDecayNormsBiases: false });
+      timing.baselineStepSeconds = time(() => trainStep(full, opt, batch0, { lr: o.baselineLr, maxGradNorm: o.maxGradNorm }), 2);
+    }
+    const baseStep = timing.baselineStepSeconds ?? 0;
+    hooks.onMessage?.(`about ${runs} probe runs × ${stepsPerRun} steps × ${subStep.toFixed(2)} s ≈ ${minutes(runs * stepsPerRun * subStep)}` +
+      (needBaseline ? ` (+ baseline ${stepsPerRun} steps × ${baseStep.toFixed(2)} s ≈ ${minutes(stepsPerRun * baseStep)})` : ''));
+  }
 
   // The baseline.
   let baseline = o.baseline;
@@ -279,7 +283,7 @@ export async function runIntrinsicDim(o: IntrinsicDimOptions, out: string, env: 
     include: o.include,
     exclude: o.exclude,
     version: env.version,
-    timing: { seconds: (Date.now() - started) / 1000, probeSeconds: probeSeconds.total, baselineSeconds, subspaceStepSeconds: subStep, baselineStepSeconds: needBaseline ? baseStep : null },
+    timing: { seconds: (Date.now() - started) / 1000, probeSeconds: probeSeconds.total, baselineSeconds, ...timing },
   };
   await writeResultFiles(out, result, records);
   return { status: 'finished', result };
