@@ -2,9 +2,13 @@
  * The subspace trainer of `intrinsic-dim` on the training engine: θ_d's gradient (DID and SAID's
  * [θ | λ], per-tensor and global Fastfood, dense) against central differences of the training
  * loss (dropout off), the weights a step writes (θ0 + Pθ_d in the selected tensors, the others
- * untouched), tensor selection, chance per task (known answers) and the primary-metric table.
+ * untouched), threaded Fastfood against the single-threaded one, tensor selection, chance per
+ * task (known answers), the primary-metric table, and the result files of a decided d90.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, test } from 'node:test';
 import { Rng } from '../src/backend/rng.js';
@@ -13,7 +17,9 @@ import { loadTokenizer } from '../src/models/tokenizer.js';
 import { TrainableModel } from '../src/models/trainable.js';
 import { makeBatch } from '../src/train/batches.js';
 import { taskSpec } from '../src/train/glue-task.js';
+import { bootstrapD90, decideD90 } from '../src/subspace/d90.js';
 import { chanceScore } from '../src/intrinsic/chance.js';
+import { probesCsv, writeResultFiles } from '../src/intrinsic/outputs.js';
 import { checkSubspaceDim, makeProjection, SubspaceModel, tensorSpecs, type SubspaceSpec } from '../src/intrinsic/subspace-model.js';
 import { parsePatterns, patternMatches, selectTensors } from '../src/intrinsic/tensor-selection.js';
 import { SHARED } from './helpers/fixtures.js';
@@ -169,5 +175,41 @@ describe('chance and the primary metric', () => {
     const p = (mrpc.labels as number[]).filter((l) => l === 1).length / mrpc.labels!.length;
     assert.ok(Math.abs(chanceScore(taskSpec('mrpc'), mrpc.labels as number[]) - (2 * p) / (1 + p)) < 1e-12);
     assert.ok(Math.abs((2 * p) / (1 + p) - 0.81) < 0.01);
+  });
+});
+
+describe('the result files with a d90', () => {
+  test('decideD90 and bootstrapD90 on synthetic probes → result.json, probes.csv and a page that pass the checker and name d90', async () => {
+    // Scores min(d/50, 1)·0.9 + seed noise: the smoothed mean first beats 0.9 × 0.85 = 0.765 at d = 64.
+    const records = [16, 32, 64, 128].flatMap((d) => [0, 1, 2].map((seed) => {
+      const score = Math.min(d / 50, 1) * 0.9 + (seed - 1) * 0.01;
+      return { d, seed, score, lr: 0.01, lrScores: [{ lr: 0.01, score }], steps: 10, seconds: 1.5 };
+    }));
+    const probes = records.map((r) => ({ d: r.d, seed: r.seed, score: r.score }));
+    const decision = { baseline: 0.85, chance: 0.5 };
+    const d90 = decideD90(probes, decision);
+    assert.equal(d90.d90, 64);
+    const interval = bootstrapD90(probes, { ...decision, resamples: 100, seed: 0 }).interval;
+    assert.deepEqual(interval, [64, 64]);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'repgeom-id-files-'));
+    try {
+      await writeResultFiles(dir, {
+        d90: d90.d90, interval, baseline: 0.85, threshold: 0.9 * 0.85, chance: 0.5, method: 'did',
+        projection: { mode: 'fastfood', publicCodeSizing: false, gradientScaleOneOverL: false },
+        probes: records.map((r) => ({ d: r.d, seed: r.seed, score: r.score, lr: r.lr })), metric: 'accuracy', task: 'sst2',
+        decision: { curve: d90.curve }, version: '0.0.0-test',
+      }, records);
+      const r = spawnSync('python3', [path.resolve(SHARED, 'tools', 'check-output-folder.py'), 'intrinsic-dim', dir], { encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stdout + r.stderr);
+      assert.equal(fs.readFileSync(path.join(dir, 'probes.csv'), 'utf8'), probesCsv(records));
+      assert.equal(probesCsv(records).split('\n')[1], '16,0,0.278,0.01,10,1.500,0.01:0.278');
+      const html = fs.readFileSync(path.join(dir, 'index.html'), 'utf8');
+      assert.match(html, /<title>Intrinsic dimension \(DID\): d90 = 64<\/title>/);
+      assert.match(html, /bootstrap 95% interval 64 – 64/);
+      assert.equal((html.match(/<svg/g) ?? []).length, 1);
+      assert.equal(JSON.parse(fs.readFileSync(path.join(dir, 'result.json'), 'utf8')).d90, 64);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
