@@ -1,9 +1,11 @@
 /**
- * The files an intrinsic-dim folder ends with (DESIGN.md "intrinsic-dim folders"): result.json,
- * probes.csv and index.html, each written through the safe output path. The page shows the
+ * The files of an intrinsic-dim folder (DESIGN.md "intrinsic-dim folders"): probes.jsonl (read
+ * back on resume), and the result.json, probes.csv and index.html it ends with, each written
+ * through the safe output path. The page shows the
  * score against d (log scale): every seed's probe, the isotonic-smoothed mean the decision reads,
  * and the baseline, threshold (0.9 × baseline) and chance lines.
  */
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TopLevelSpec } from 'vega-lite';
 import { writeFileAtomic } from '../io/file-io.js';
@@ -20,6 +22,22 @@ export interface ProbeRecord {
   lrScores: { lr: number; score: number }[];
   steps: number;
   seconds: number;
+}
+
+/** The finished probes of an earlier run (a line torn by a kill is dropped: that probe runs again). */
+export function readProbeRecords(path: string): ProbeRecord[] {
+  const records: ProbeRecord[] = [];
+  if (!existsSync(path)) return records;
+  for (const line of readFileSync(path, 'utf8').split('\n')) {
+    if (!line.trim()) continue;
+    try {
+      const r = JSON.parse(line) as ProbeRecord;
+      if (Number.isInteger(r.d) && Number.isInteger(r.seed) && Number.isFinite(r.score) && Number.isFinite(r.lr)) records.push(r);
+    } catch {
+      // dropped
+    }
+  }
+  return records;
 }
 
 export interface IntrinsicResult {

@@ -19,14 +19,14 @@ import { setInterruptHook } from '../io/safe-output.js';
 import { TrainableModel } from '../models/trainable.js';
 import { bootstrapD90, decideD90, nextSearchProbe, type Probe } from '../subspace/d90.js';
 import type { ProjectionMode } from '../subspace/projection.js';
-import { batchCount, orderedBatch, epochOrder } from '../train/batches.js';
+import { batchCount } from '../train/batches.js';
 import { RUN_JSON, differingOptions, prepareRunFolder, writeJson, writeJsonLines } from '../train/run-folder.js';
 import { readTaskInputs, runTraining, type TrainOptions } from '../train/run.js';
 import type { ScheduleKind } from '../train/schedule.js';
-import { createOptimizer, trainStep } from '../train/step.js';
 import { chanceScore } from './chance.js';
-import { writeResultFiles, type IntrinsicResult, type ProbeRecord } from './outputs.js';
-import { runProbe, subspaceModel, type ProbeContext } from './probe.js';
+import { costMessage, estimatedRuns, timeSteps } from './estimate.js';
+import { readProbeRecords, writeResultFiles, type IntrinsicResult } from './outputs.js';
+import { runProbe, type ProbeContext } from './probe.js';
 import { checkSubspaceDim, tensorSpecs, type SubspaceMethod } from './subspace-model.js';
 import { selectTensors } from './tensor-selection.js';
 
@@ -111,6 +111,28 @@ function baselineOptions(o: IntrinsicDimOptions): TrainOptions {
 const fmt = (x: number) => x.toFixed(4);
 const lrText = (lr: number) => lr.toExponential().replace(/e\+?/, 'e').replace(/\.0+e/, 'e');
 
+/**
+ * Make the folder (run.json records the options), or accept an earlier intrinsic-dim folder made
+ * with the same options; anything else is refused before any work.
+ */
+function openFolder(out: string, o: IntrinsicDimOptions, version: string): void {
+  const kind = prepareRunFolder(out, [o.model, o.data]);
+  const options = recorded(o);
+  if (kind === 'new') {
+    writeJson(join(out, RUN_JSON), { command: 'intrinsic-dim', version, node: process.version, options });
+    return;
+  }
+  let before: { command?: string; options?: Record<string, unknown> };
+  try {
+    before = JSON.parse(readFileSync(join(out, RUN_JSON), 'utf8'));
+  } catch {
+    throw new UserError(`${join(out, RUN_JSON)}: not readable, so the intrinsic-dim folder cannot be resumed; choose another --out`);
+  }
+  check(before.command === 'intrinsic-dim', `--out ${out} holds a ${before.command ?? 'repgeom'} run, not an intrinsic-dim folder; choose another --out`);
+  const diff = differingOptions(before.options ?? {}, options);
+  check(diff.length === 0, `--out ${out} holds an intrinsic-dim folder made with other options: ${diff.join(', ')}; rerun with the same options or choose another --out`);
+}
+
 export async function runIntrinsicDim(o: IntrinsicDimOptions, out: string, env: { version: string }, hooks: IntrinsicHooks = {}): Promise<IntrinsicOutcome> {
   const started = Date.now();
   checkIntrinsicOptions(o);
@@ -136,21 +158,7 @@ export async function runIntrinsicDim(o: IntrinsicDimOptions, out: string, env: 
     check(o.baseline > chance, `--baseline ${o.baseline} is at or below chance (${fmt(chance)}, the ${spec.primary} of the best constant prediction on the eval split): d90 means nothing there; give the full fine-tuning score`);
   }
 
-  const kind = prepareRunFolder(out, [o.model, o.data]);
-  const options = recorded(o);
-  if (kind === 'existing') {
-    let before: { command?: string; options?: Record<string, unknown> };
-    try {
-      before = JSON.parse(readFileSync(join(out, RUN_JSON), 'utf8'));
-    } catch {
-      throw new UserError(`${join(out, RUN_JSON)}: not readable, so the intrinsic-dim folder cannot be resumed; choose another --out`);
-    }
-    check(before.command === 'intrinsic-dim', `--out ${out} holds a ${before.command ?? 'repgeom'} run, not an intrinsic-dim folder; choose another --out`);
-    const diff = differingOptions(before.options ?? {}, options);
-    check(diff.length === 0, `--out ${out} holds an intrinsic-dim folder made with other options: ${diff.join(', ')}; rerun with the same options or choose another --out`);
-  } else {
-    writeJson(join(out, RUN_JSON), { command: 'intrinsic-dim', version: env.version, node: process.version, options });
-  }
+  openFolder(out, o, env.version);
 
   const probesPath = join(out, 'probes.jsonl');
   const records = readProbeRecords(probesPath);
@@ -161,28 +169,13 @@ export async function runIntrinsicDim(o: IntrinsicDimOptions, out: string, env: 
   };
   const stepsPerRun = batchCount(inputs.train.examples.length, o.batchSize) * o.epochs;
 
-  // The estimate: one real subspace step and one full fine-tuning step, timed.
   const baselineDir = join(out, 'baseline');
   const needBaseline = o.baseline === null && !existsSync(join(baselineDir, 'final'));
-  const firstD = o.search ? minDim : o.dims![0];
-  const timing: { subspaceStepSeconds: number | null; baselineStepSeconds: number | null } = { subspaceStepSeconds: null, baselineStepSeconds: null };
-  const batch0 = orderedBatch(inputs.train, epochOrder(inputs.train.examples.length, 0, 0), 0, o.batchSize, inputs.tokenizer, o.maxLength);
   const runs = estimatedRuns(o, minDim, maxDim, records);
-  if (runs > 0 || needBaseline) {
-    // The second of two steps: the first pays for allocation and compilation.
-    const sub = await subspaceModel(ctx, firstD, 0);
-    let subStep: number;
-    try { subStep = await timeAsync(() => sub.step(batch0, o.lrs[0], o.maxGradNorm), 2); } finally { sub.dispose(); }
-    timing.subspaceStepSeconds = subStep;
-    if (needBaseline) {
-      const full = await TrainableModel.fromCheckpoint(o.model, spec.head, { seed: 0, newHead: true });
-      const opt = createOptimizer(full, { weightDecay: 0.01, noDecayNormsBiases: false });
-      timing.baselineStepSeconds = time(() => trainStep(full, opt, batch0, { lr: o.baselineLr, maxGradNorm: o.maxGradNorm }), 2);
-    }
-    const baseStep = timing.baselineStepSeconds ?? 0;
-    hooks.onMessage?.(`about ${runs} probe runs × ${stepsPerRun} steps × ${subStep.toFixed(2)} s ≈ ${minutes(runs * stepsPerRun * subStep)}` +
-      (needBaseline ? ` (+ baseline ${stepsPerRun} steps × ${baseStep.toFixed(2)} s ≈ ${minutes(stepsPerRun * baseStep)})` : ''));
-  }
+  const timing = runs > 0 || needBaseline
+    ? await timeSteps(ctx, o.search ? minDim : o.dims![0], o.lrs[0], needBaseline ? o.baselineLr : null)
+    : { subspaceStepSeconds: null, baselineStepSeconds: null };
+  if (timing.subspaceStepSeconds !== null) hooks.onMessage?.(costMessage(runs, stepsPerRun, timing));
 
   // The baseline.
   let baseline = o.baseline;
@@ -289,59 +282,9 @@ export async function runIntrinsicDim(o: IntrinsicDimOptions, out: string, env: 
   return { status: 'finished', result };
 }
 
-/** The finished probes of an earlier run (a line torn by a kill is dropped: that probe runs again). */
-function readProbeRecords(path: string): ProbeRecord[] {
-  const records: ProbeRecord[] = [];
-  if (!existsSync(path)) return records;
-  for (const line of readFileSync(path, 'utf8').split('\n')) {
-    if (!line.trim()) continue;
-    try {
-      const r = JSON.parse(line) as ProbeRecord;
-      if (Number.isInteger(r.d) && Number.isInteger(r.seed) && Number.isFinite(r.score) && Number.isFinite(r.lr)) records.push(r);
-    } catch {
-      // dropped
-    }
-  }
-  return records;
-}
-
 /** The final evaluation's primary metric of a finished baseline run folder. */
 function baselineScore(dir: string, primary: string): number {
   const lines = readFileSync(join(dir, 'eval.jsonl'), 'utf8').trim().split('\n');
   const last = JSON.parse(lines[lines.length - 1]) as { metrics: Record<string, number | null> };
   return last.metrics[primary] ?? 0;
-}
-
-/** Probe runs (d, seed, lr) still to do: exact for a grid, a typical count for a search. */
-function estimatedRuns(o: IntrinsicDimOptions, minDim: number, maxDim: number, records: readonly ProbeRecord[]): number {
-  const perD = o.seedsPerProbe * o.lrs.length;
-  if (o.dims) return o.dims.length * perD - records.length * o.lrs.length;
-  const ladder = Math.ceil(Math.log2(Math.max(2, maxDim / minDim))) + 1;
-  const bisection = o.tolerance > 0 ? Math.ceil(Math.log2(Math.LN2 / Math.log1p(o.tolerance))) : Math.ceil(Math.log2(Math.max(2, maxDim / 2)));
-  return Math.max(0, Math.ceil(ladder / 2 + bisection) * perD - records.length * o.lrs.length);
-}
-
-/** Seconds the last of `times` calls of f took. */
-function time(f: () => unknown, times = 1): number {
-  let seconds = 0;
-  for (let k = 0; k < times; k++) {
-    const t = process.hrtime.bigint();
-    f();
-    seconds = Number(process.hrtime.bigint() - t) / 1e9;
-  }
-  return seconds;
-}
-
-async function timeAsync(f: () => Promise<unknown>, times = 1): Promise<number> {
-  let seconds = 0;
-  for (let k = 0; k < times; k++) {
-    const t = process.hrtime.bigint();
-    await f();
-    seconds = Number(process.hrtime.bigint() - t) / 1e9;
-  }
-  return seconds;
-}
-
-function minutes(seconds: number): string {
-  return seconds < 90 ? `${Math.round(seconds)} s` : `${(seconds / 60).toFixed(1)} min`;
 }
