@@ -182,12 +182,13 @@ describe('intrinsic-dim: bad input (one line, exit 2)', () => {
   });
   test('a folder made with other options, or by train', () => {
     const grid = path.join(dir, 'grid');
-    if (!fs.existsSync(path.join(grid, 'run.json'))) return; // the grid test made it
+    assert.ok(fs.existsSync(path.join(grid, 'run.json')), 'the grid test above made it');
     const before = fs.readdirSync(grid).sort();
     expectUserError(run(grid, ['--method', 'did', '--dims=64,16', '--baseline', '0.7', '--lrs=1e-2,3e-2']), /--out .*grid holds an intrinsic-dim folder made with other options: --lrs \[0\.01,0\.1\] \(now \[0\.01,0\.03\]\)/);
     assert.deepEqual(fs.readdirSync(grid).sort(), before);
     // A train run folder is not resumed as one either.
     const trainRun = path.join(dir, 'measured', 'baseline');
-    if (fs.existsSync(trainRun)) expectUserError(run(trainRun, ['--method', 'did', '--dims=16']), /holds a train run, not an intrinsic-dim folder; choose another --out/);
+    assert.ok(fs.existsSync(path.join(trainRun, 'run.json')), 'the measured-baseline test above made it');
+    expectUserError(run(trainRun, ['--method', 'did', '--dims=16']), /holds a train run, not an intrinsic-dim folder; choose another --out/);
   });
 });
