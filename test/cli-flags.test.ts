@@ -19,6 +19,7 @@ import { checkRepeatedFlags, parseIntegerList, parseNumberFlag } from '../src/cl
 import { measureCommand } from '../src/cli/measure.js';
 import { extractCommand } from '../src/cli/extract.js';
 import { reportCommand } from '../src/cli/report.js';
+import { intrinsicDimCommand } from '../src/cli/intrinsic-dim.js';
 import { openSafetensors, writeSafetensors } from '../src/io/safetensors.js';
 
 const TINY = path.resolve(SHARED, 'models', 'tiny-bert-mlm');
@@ -78,11 +79,12 @@ describe('flag parsing helpers', () => {
   });
 
   test('no option of any command is a yargs number: every numeric flag goes through the strict parser', async () => {
-    const commands = { measure: measureCommand, extract: extractCommand, report: reportCommand };
+    const commands = { measure: measureCommand, extract: extractCommand, report: reportCommand, 'intrinsic-dim': intrinsicDimCommand };
     const numeric: Record<string, string[]> = {
       measure: ['zeta', 'batch-rows', 'sample', 'seed', 'discard-fraction', 'mle-k', 'twonn-subsets', 'rogue-top', 'block-rows'],
       extract: ['limit', 'max-length', 'batch-size', 'workers'],
       report: ['zeta', 'batch-rows', 'sample', 'seed', 'discard-fraction', 'mle-k', 'twonn-subsets', 'rogue-top', 'block-rows', 'limit', 'max-length', 'batch-size', 'workers'],
+      'intrinsic-dim': ['seeds-per-probe', 'epochs', 'train-limit', 'eval-limit', 'max-length', 'batch-size', 'lr', 'baseline-lr', 'baseline', 'max-dim', 'tolerance', 'max-grad-norm', 'subspace-weight-decay'],
     };
     for (const [name, command] of Object.entries(commands)) {
       const build = command.builder as (y: Argv) => Argv;

@@ -1,6 +1,7 @@
 /**
  * Dependencies point down the pipeline: src/backend/ imports nothing above itself, and src/io/
- * nothing but backend/ (and errors.ts). Scans every relative specifier — static imports and
+ * nothing but backend/ (and errors.ts); src/subspace/ (the random-subspace math) only backend/; src/train/
+ * nothing of intrinsic/ or cli/, src/intrinsic/ nothing of cli/. Scans every relative specifier — static imports and
  * re-exports, dynamic import(), and module URLs (new URL('...', import.meta.url), used for
  * workers) — resolves it against its file, and names each import that points up.
  */
@@ -16,9 +17,14 @@ const SRC = resolve(dirname(fileURLToPath(import.meta.url)), '../src');
 const ALLOWED: Record<string, (target: string) => boolean> = {
   backend: (t) => t === 'errors.ts' || t.startsWith(`backend${sep}`),
   io: (t) => t === 'errors.ts' || t.startsWith(`backend${sep}`) || t.startsWith(`io${sep}`),
+  // The subspace math needs no model: intrinsic/ brings the two together.
+  subspace: (t) => t === 'errors.ts' || t.startsWith(`backend${sep}`) || t.startsWith(`subspace${sep}`),
+  // The training engine is reused by intrinsic-dim, never the other way round.
+  train: (t) => !t.startsWith(`cli${sep}`) && !t.startsWith(`intrinsic${sep}`),
+  intrinsic: (t) => !t.startsWith(`cli${sep}`),
 };
 /** compare is the last stage (after train): only the CLI imports it. */
-const BELOW_COMPARE = ['backend', 'io', 'metrics', 'models', 'regularizers', 'report', 'subspace', 'train'];
+const BELOW_COMPARE = ['backend', 'io', 'metrics', 'models', 'regularizers', 'report', 'subspace', 'train', 'intrinsic'];
 for (const layer of BELOW_COMPARE) {
   const own = ALLOWED[layer];
   ALLOWED[layer] = (t) => !t.startsWith(`compare${sep}`) && (own ? own(t) : true);
@@ -77,4 +83,10 @@ test('src/io imports only from backend/ and errors.ts', () => {
 
 test('nothing but the CLI imports src/compare (the stage after train)', () => {
   for (const layer of BELOW_COMPARE) assert.deepEqual(upwardImports(layer), [], layer);
+});
+
+test('src/subspace imports only backend/ and errors.ts; src/train nothing of intrinsic/ or cli/; src/intrinsic nothing of cli/', () => {
+  assert.deepEqual(upwardImports('subspace'), []);
+  assert.deepEqual(upwardImports('train'), []);
+  assert.deepEqual(upwardImports('intrinsic'), []);
 });

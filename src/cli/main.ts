@@ -14,6 +14,7 @@ import { trainCommand } from './train.js';
 import { pretrainCommand } from './pretrain.js';
 import { sweepCommand } from './sweep.js';
 import { compareCommand } from './compare.js';
+import { intrinsicDimCommand } from './intrinsic-dim.js';
 import { VERSION, checkRepeatedFlags, numberOption } from './common.js';
 import { configureProducts } from '../backend/products/index.js';
 
@@ -65,7 +66,8 @@ export async function main(argv: string[]): Promise<void> {
       .command(pretrainCommand)
       .command(sweepCommand)
       .command(compareCommand)
-      .demandCommand(1, 'name a command: measure, extract, report, train, pretrain, sweep or compare')
+      .command(intrinsicDimCommand)
+      .demandCommand(1, 'name a command: measure, extract, report, train, pretrain, sweep, compare or intrinsic-dim')
       .strict()
       .wrap(Math.min(110, process.stdout.columns || 110))
       .fail((message, error) => {

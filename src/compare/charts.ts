@@ -6,7 +6,7 @@
  * A chart without data is returned as skipped, with the reason the page shows.
  */
 import type { TopLevelSpec } from 'vega-lite';
-import { HEIGHT, WIDTH, asSpec, base, layerX } from '../report/charts.js';
+import { HEIGHT, WIDTH, asSpec, chartBase, layerX } from '../report/charts.js';
 import type { ChartSpec, SkippedChart } from '../report/charts.js';
 import { averagedLayers, groupLabel, layerAverage, type Curves, type TaskComparison } from './model.js';
 import type { RunRecord } from './runs.js';
@@ -38,7 +38,7 @@ export function taskCharts(t: TaskComparison, runs: readonly RunRecord[], curves
       const points = finished.map((r) => ({ group: label(r), lambda: r.lambda ?? 0, seed: r.seed, value: r.value }));
       const means = t.lambdas.filter((l) => l.mean !== null).map((l) => ({ group: l.label, lambda: l.lambda ?? 0, value: l.mean }));
       return asSpec({
-        ...base(`${metric} vs λ`), width: WIDTH, height: HEIGHT,
+        ...chartBase(`${metric} vs λ`), width: WIDTH, height: HEIGHT,
         layer: [
           { data: { values: means }, mark: { type: 'line', color: '#555', strokeWidth: 2 }, encoding: { x: { field: 'lambda', type: 'quantitative', title: 'λ' }, y: { field: 'value', type: 'quantitative', title: `${metric} (mean over seeds)` } } },
           { data: { values: points }, mark: { type: 'point', filled: true, size: 60 }, encoding: { x: { field: 'lambda', type: 'quantitative', title: 'λ' }, y: { field: 'value', type: 'quantitative', title: metric }, color } },
@@ -53,7 +53,7 @@ export function taskCharts(t: TaskComparison, runs: readonly RunRecord[], curves
       if (finished.length === 0 || layers.length === 0) return 'No finished run has IsoScore⋆ on every layer it averages (eval.jsonl holds none).';
       const data = finished.map((r) => ({ group: label(r), seed: r.seed, iso: layerAverage(r.isoscoreStar, layers), value: r.value }));
       return asSpec({
-        ...base('IsoScore⋆ vs task metric'), width: WIDTH, height: HEIGHT, data: { values: data },
+        ...chartBase('IsoScore⋆ vs task metric'), width: WIDTH, height: HEIGHT, data: { values: data },
         mark: { type: 'point', filled: true, size: 70 },
         encoding: {
           x: { field: 'iso', type: 'quantitative', title: `IsoScore⋆, mean over layers ${layers.join(', ')}`, scale: { zero: false } },
@@ -67,7 +67,7 @@ export function taskCharts(t: TaskComparison, runs: readonly RunRecord[], curves
     const data = t.lambdas.flatMap((l) => l[measure].flatMap((v, layer) => (v === null ? [] : [{ group: l.label, layer, value: v }])));
     if (data.length === 0) return `No finished run has ${yTitle} on any layer.`;
     return asSpec({
-      ...base(title), width: WIDTH, height: HEIGHT, data: { values: data },
+      ...chartBase(title), width: WIDTH, height: HEIGHT, data: { values: data },
       mark: { type: 'line', point: { filled: true, size: 40 }, strokeWidth: 2 },
       encoding: { x: layerX(), y: { field: 'value', type: 'quantitative', title: yTitle }, color },
     });
@@ -81,7 +81,7 @@ export function taskCharts(t: TaskComparison, runs: readonly RunRecord[], curves
     const data = runs.flatMap((r) => (curves.get(r.folder) ?? []).flatMap((p) => (p[field] === null ? [] : [{ group: label(r), run: r.folder, step: p.step, value: p[field] }])));
     if (data.length === 0) return none;
     return asSpec({
-      ...base(title), width: WIDTH, height: HEIGHT, data: { values: data },
+      ...chartBase(title), width: WIDTH, height: HEIGHT, data: { values: data },
       mark: { type: 'line', strokeWidth: 1.4, opacity: 0.85 },
       encoding: {
         x: { field: 'step', type: 'quantitative', title: 'optimizer step' },

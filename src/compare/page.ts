@@ -3,8 +3,7 @@
  * table, and per task the λ summary, the correlation table with bootstrap intervals and the
  * charts as inline SVG. Every string from the runs is HTML-escaped.
  */
-import { chartFigure, escapeHtml, formatNumber, htmlPage, htmlTable } from '../report/html.js';
-import { renderSvg } from '../report/render-svg.js';
+import { chartFigure, escapeHtml, formatNumber, htmlPage, htmlTable, metaHtml } from '../report/html.js';
 import { taskCharts } from './charts.js';
 import { GEOMETRY_MEASURES, type Comparison, type Correlations, type Curves, type TaskComparison } from './model.js';
 import type { RunRecord } from './runs.js';
@@ -18,15 +17,15 @@ const perLayerText = (values: (number | null)[]): string => values.map((v) => (v
 export async function comparePage(c: Comparison, curves: Curves): Promise<string> {
   const sections: string[] = [`<section id="runs">\n<h2>Runs</h2>\n${runsTable(c.runs)}\n${unfinishedNote(c)}\n</section>`];
   for (const t of c.tasks) sections.push(await taskSection(t, c.runs.filter((r) => r.task === t.task), curves, c));
-  const header = `<dl class="meta">\n${[
+  const header = metaHtml([
     ['created', escapeHtml(c.created)],
     ['repgeom', escapeHtml(c.version)],
     ['inputs', c.inputs.map((i) => `<code>${escapeHtml(i)}</code>`).join(' ')],
     ['runs', `${c.runs.length} (${c.runs.length - c.unfinished.length} finished)`],
     ['bootstrap', escapeHtml(`${c.bootstrap.resamples} resamples of runs, seed ${c.bootstrap.seed}, ${c.bootstrap.level * 100}% percentile interval`)],
-  ].map(([k, v]) => `<div><dt>${k}</dt><dd>${v}</dd></div>`).join('\n')}\n</dl>`;
+  ]);
   return htmlPage({
-    title: `repgeom compare: ${c.tasks.map((t) => t.task).join(', ')}`, version: c.version, header, body: sections.join('\n'),
+    title: `repgeom compare: ${c.tasks.map((t) => t.task).join(', ')}`, version: c.version, header, main: sections.join('\n'),
     footer: `Made by repgeom ${escapeHtml(c.version)} on ${escapeHtml(c.created)}; numbers in full precision are in <code>compare.json</code> and <code>runs.csv</code> next to this page.`,
   });
 }
@@ -54,7 +53,7 @@ async function taskSection(t: TaskComparison, runs: RunRecord[], curves: Curves,
   const lambdaRows = t.lambdas.map((l) => `<tr><th scope="row">${escapeHtml(l.label)}</th><td class="num">${l.n}</td>${num(l.mean)}${num(l.std)}<td>${escapeHtml(l.seeds.join(', '))}</td></tr>`);
   const { charts, skipped } = taskCharts(t, runs, curves);
   const figures: string[] = [];
-  for (const chart of charts) figures.push(chartFigure(chart.id, chart.title, chart.description, await renderSvg(chart.spec, { idPrefix: `chart-${chart.id}` })));
+  for (const chart of charts) figures.push(await chartFigure(chart));
   const notes = skipped.length === 0 ? '' : `<div class="skipped"><h3>No data</h3>\n<ul>\n${skipped.map((s) => `<li><strong>${escapeHtml(s.title)}</strong>: ${escapeHtml(s.reason)}</li>`).join('\n')}\n</ul></div>`;
   return `<section id="task-${escapeHtml(t.task)}">
 <h2>${escapeHtml(t.task)}: ${escapeHtml(t.metric)} (${t.finishedRuns} finished run${t.finishedRuns === 1 ? '' : 's'}${t.unfinishedRuns ? `, ${t.unfinishedRuns} unfinished` : ''})</h2>

@@ -208,8 +208,8 @@ const DASH_LEGEND = {
   encode: { symbols: { update: { stroke: { value: '#444' }, fill: { value: 'transparent' } } } },
 };
 
-/** The settings every chart of repgeom's pages shares (fonts, axes, background). */
-export function base(description: string): Record<string, unknown> {
+/** The common top of every chart spec (schema, font, axis and legend styles). */
+export function chartBase(description: string): Record<string, unknown> {
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     description,
@@ -249,7 +249,7 @@ function rowsWith(report: Report, names: string[], field: keyof ReportRow): Repo
 function metricLines(report: Report, names: string[], field: Field, yTitle: string): TopLevelSpec {
   const data = rowsWith(report, names, field).map((r) => ({ checkpoint: r.checkpoint, layer: r.layer, value: r[field] }));
   return asSpec({
-    ...base(yTitle),
+    ...chartBase(yTitle),
     width: WIDTH,
     height: HEIGHT,
     data: values(data),
@@ -293,7 +293,7 @@ function twoNNChart(report: Report, names: string[]): TopLevelSpec {
     },
   });
   return asSpec({
-    ...base('TwoNN intrinsic dimension'),
+    ...chartBase('TwoNN intrinsic dimension'),
     width: WIDTH,
     height: HEIGHT,
     data: values(data),
@@ -311,7 +311,7 @@ function pcaIdChart(report: Report, names: string[]): TopLevelSpec {
     if (typeof r.pcaId99 === 'number') data.push({ checkpoint: r.checkpoint, layer: r.layer, threshold: '99%', components: r.pcaId99 });
   }
   return asSpec({
-    ...base('PCA intrinsic dimension'),
+    ...chartBase('PCA intrinsic dimension'),
     width: WIDTH,
     height: HEIGHT,
     data: values(data),
@@ -367,7 +367,7 @@ function spectrumChart(report: Report, names: string[]): TopLevelSpec {
   const n = panels.length;
   const columns = n <= 3 ? Math.max(1, n) : n === 4 ? 2 : 3;
   return asSpec({
-    ...base('Eigenvalue spectrum'),
+    ...chartBase('Eigenvalue spectrum'),
     data: values(data),
     columns,
     facet: { field: 'checkpoint', type: 'nominal', title: null, sort: panels, header: { labelLimit: 300 } },
@@ -415,7 +415,7 @@ function rogueChart(report: Report, names: string[]): TopLevelSpec {
   const step = 34;
   const top = Math.max(...data.map((x) => x.varianceShare));
   return asSpec({
-    ...base('Rogue dimensions: variance share'),
+    ...chartBase('Rogue dimensions: variance share'),
     data: values(data),
     columns: panels.length > 1 && 2 * layerCount * step <= 760 ? 2 : 1,
     facet: { field: 'checkpoint', type: 'nominal', title: null, sort: panels, header: { labelLimit: 300 } },
@@ -468,7 +468,7 @@ function similarityChart(report: Report, names: string[]): TopLevelSpec {
   }
   const measures = ['self-similarity', 'intra-sentence similarity'].filter((m) => data.some((d) => (d as { measure: string }).measure === m));
   return asSpec({
-    ...base('Self-similarity and intra-sentence similarity'),
+    ...chartBase('Self-similarity and intra-sentence similarity'),
     data: values(data),
     facet: { column: { field: 'measure', type: 'nominal', title: null, sort: measures } },
     spec: {

@@ -4,7 +4,7 @@
  * report is HTML-escaped.
  */
 import type { Report, ReportRow } from './model.js';
-import { reportCharts, skippedCharts, checkpointOrder, FONT_STACK } from './charts.js';
+import { reportCharts, skippedCharts, checkpointOrder, FONT_STACK, type ChartSpec } from './charts.js';
 import { renderSvg } from './render-svg.js';
 import { ROW_KEYS } from './csv.js';
 
@@ -22,13 +22,12 @@ export function escapeHtml(value: unknown): string {
 export async function reportHtml(report: Report): Promise<string> {
   const charts = reportCharts(report);
   const figures: string[] = [];
-  for (const chart of charts) {
-    const svg = await renderSvg(chart.spec, { idPrefix: `chart-${chart.id}` });
-    figures.push(chartFigure(chart.id, chart.title, chart.description, svg));
-  }
+  for (const chart of charts) figures.push(await chartFigure(chart));
   const skipped = skippedCharts(report);
   const title = report.title || 'repgeom report';
-  const body = `<section id="checkpoints">
+  return htmlPage({
+    title, version: report.version, header: metaList(report),
+    main: `<section id="checkpoints">
 <h2>Checkpoints</h2>
 ${checkpointsTable(report)}
 </section>
@@ -41,27 +40,27 @@ ${layersTable(report)}
 ${figures.join('\n')}
 ${skipped.length === 0 ? '' : `<div class="skipped"><h3>Not computed</h3>\n<ul>\n${skipped.map((s) => `<li><strong>${escapeHtml(s.title)}</strong>: ${escapeHtml(s.reason)}${s.id === 'self-similarity' && report.notes.length > 0 ? ' See the notes below.' : ''}</li>`).join('\n')}\n</ul></div>`}
 </section>
-${notesSection(report)}`;
-  return htmlPage({
-    title, version: report.version, header: metaList(report), body,
+${notesSection(report)}`,
     footer: `Made by repgeom ${escapeHtml(report.version)} on ${escapeHtml(report.created)}; numbers in full precision are in <code>report.json</code> and <code>layers.csv</code> next to this page.`,
   });
 }
 
-/** A rendered chart as the page shows it: a figure with its title, what it shows, and the SVG. */
-export function chartFigure(id: string, title: string, description: string, svg: string): string {
-  return `<figure class="chart" id="chart-${escapeHtml(id)}">\n` +
-    `<h3>${escapeHtml(title)}</h3>\n` +
-    `<p class="what">${escapeHtml(description)}</p>\n` +
+/** A chart rendered to inline SVG in its figure (title, what it shows, the plot). */
+export async function chartFigure(chart: { id: string; title: string; description: string; spec: ChartSpec['spec'] }): Promise<string> {
+  const svg = await renderSvg(chart.spec, { idPrefix: `chart-${chart.id}` });
+  return `<figure class="chart" id="chart-${escapeHtml(chart.id)}">\n` +
+    `<h3>${escapeHtml(chart.title)}</h3>\n` +
+    `<p class="what">${escapeHtml(chart.description)}</p>\n` +
     `<div class="plot">${svg}</div>\n` +
     `</figure>`;
 }
 
 /**
- * The page shell shared by report and compare pages: no script, no fetch (the CSP forbids both),
- * the one stylesheet. `header` and `body` are HTML already escaped by the caller.
+ * The page shell every repgeom page shares: self-contained (a Content-Security-Policy forbids
+ * scripts and fetches), the report's CSS, a header with the title, `main` and a footer. `header`,
+ * `main` and `footer` are HTML (escape what goes in); the title is escaped here.
  */
-export function htmlPage(p: { title: string; version: string; header: string; body: string; footer: string }): string {
+export function htmlPage(p: { title: string; version: string; header: string; main: string; footer: string }): string {
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -78,12 +77,17 @@ export function htmlPage(p: { title: string; version: string; header: string; bo
 ${p.header}
 </header>
 <main>
-${p.body}
+${p.main}
 </main>
 <footer>${p.footer}</footer>
 </body>
 </html>
 `;
+}
+
+/** A definition list of (label, HTML value) pairs, as the report's header shows its metadata. */
+export function metaHtml(items: readonly [string, string][]): string {
+  return `<dl class="meta">\n${items.map(([k, v]) => `<div><dt>${k}</dt><dd>${v}</dd></div>`).join('\n')}\n</dl>`;
 }
 
 function metaList(report: Report): string {
@@ -98,7 +102,7 @@ function metaList(report: Report): string {
   if (options.length > 0) {
     items.push(['options', options.map(([k, v]) => `<code>${escapeHtml(k)}=${escapeHtml(optionText(v))}</code>`).join(' ')]);
   }
-  return `<dl class="meta">\n${items.map(([k, v]) => `<div><dt>${k}</dt><dd>${v}</dd></div>`).join('\n')}\n</dl>`;
+  return metaHtml(items);
 }
 
 function optionText(v: unknown): string {
@@ -190,7 +194,6 @@ export function formatNumber(v: number): string {
   return v.toPrecision(4);
 }
 
-/** A scrolling table; `rows` are `<tr>` lines already escaped, `classes` one per column ('num' right-aligns). */
 export function htmlTable(head: string[], rows: string[], classes: string[], keys?: readonly string[]): string {
   const th = head
     .map((h, i) => `<th scope="col"${classes[i] ? ` class="${classes[i]}"` : ''}${keys ? ` title="${escapeHtml(keys[i])}"` : ''}>${escapeHtml(h)}</th>`)

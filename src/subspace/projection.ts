@@ -179,16 +179,22 @@ export class DenseProjection implements SubspaceProjection {
   readonly seed: number;
   readonly columnNorm: 'global' | 'per-tensor';
 
-  constructor(readonly tensors: readonly TensorSpec[], readonly d: number, options: ProjectionOptions = {}) {
+  /** The checks of the constructor, memory included (so a caller can refuse a too-large d before any work). */
+  static check(tensors: readonly TensorSpec[], d: number, options: ProjectionOptions = {}): void {
     const total = totalSize(tensors);
     checkD(d, total);
-    this.seed = options.seed ?? 0;
-    this.columnNorm = options.denseColumnNorm ?? 'global';
     const bytes = d * total * 4;
     const limit = options.memoryLimitBytes ?? os.freemem();
     check(bytes <= limit, `dense projection: d × D × 4 bytes = ${d} × ${total} × 4 = ${gib(bytes)} would not fit in the ${gib(limit)} of memory available; use --projection fastfood`);
+    for (const t of tensors) check(t.size * d <= 2 ** 32, `dense projection: tensor ${t.name} would need ${t.size} × ${d} entries (over 2^32); use --projection fastfood`);
+  }
+
+  constructor(readonly tensors: readonly TensorSpec[], readonly d: number, options: ProjectionOptions = {}) {
+    DenseProjection.check(tensors, d, options);
+    const total = totalSize(tensors);
+    this.seed = options.seed ?? 0;
+    this.columnNorm = options.denseColumnNorm ?? 'global';
     this.matrices = tensors.map((t, i) => {
-      check(t.size * d <= 2 ** 32, `dense projection: tensor ${t.name} would need ${t.size} × ${d} entries (over 2^32); use --projection fastfood`);
       const m = new Float32Array(t.size * d);
       streamRng(this.seed, i).fillNormal(m);
       const s = 1 / Math.sqrt(this.columnNorm === 'global' ? total : t.size);

@@ -44,13 +44,8 @@ export class SaidProjection implements SubspaceProjection {
     this.cachedParams = Float64Array.from(params);
     this.cachedRaw = raw;
     const ys = out ?? raw.map((r) => (r instanceof Float64Array ? new Float64Array(r.length) : new Float32Array(r.length)));
-    ys.forEach((y, i) => {
-      check(y.length === raw[i].length, `SAID: output for ${this.tensors[i].name} has ${y.length} entries, expected ${raw[i].length}`);
-      const lambda = params[k + i];
-      const r = raw[i];
-      for (let j = 0; j < y.length; j++) y[j] = lambda * r[j];
-    });
-    return ys;
+    ys.forEach((y, i) => check(y.length === raw[i].length, `SAID: output for ${this.tensors[i].name} has ${y.length} entries, expected ${raw[i].length}`));
+    return saidOffsets(raw, params.subarray(k), ys);
   }
 
   adjoint(grads: readonly FloatArray[], params?: FloatArray): Float64Array {
@@ -60,18 +55,7 @@ export class SaidProjection implements SubspaceProjection {
     let raw = this.cachedRaw;
     if (!raw || !sameValues(this.cachedParams!, params)) raw = this.inner.project(params.subarray(0, k), grads.map((g) => (g instanceof Float64Array ? new Float64Array(g.length) : new Float32Array(g.length))));
     const out = new Float64Array(this.d);
-    const scaled = grads.map((g, i) => {
-      const lambda = params[k + i];
-      const r = raw![i];
-      let dot = 0;
-      const s = g instanceof Float64Array ? new Float64Array(g.length) : new Float32Array(g.length);
-      for (let j = 0; j < g.length; j++) {
-        dot += g[j] * r[j];
-        s[j] = lambda * g[j];
-      }
-      out[k + i] = dot;
-      return s;
-    });
+    const scaled = saidGradients(grads, raw, params.subarray(k), out.subarray(k));
     out.set(this.inner.adjoint(scaled), 0);
     return out;
   }
@@ -84,6 +68,36 @@ export class SaidProjection implements SubspaceProjection {
   describe(): Record<string, unknown> {
     return { method: 'said', d: this.d, scalars: this.scalars, projection: this.inner.describe() };
   }
+}
+
+/**
+ * SAID's scaling on top of any projection of θ (also a threaded one): yᵢ = λᵢ rawᵢ with rawᵢ = Pᵢθ,
+ * into `out`.
+ */
+export function saidOffsets(raw: readonly FloatArray[], lambdas: FloatArray, out: FloatArray[]): FloatArray[] {
+  out.forEach((y, i) => {
+    const lambda = lambdas[i], r = raw[i];
+    for (let j = 0; j < y.length; j++) y[j] = lambda * r[j];
+  });
+  return out;
+}
+
+/**
+ * SAID's chain rule from the tensors' gradients gᵢ: ∂/∂λᵢ = ⟨gᵢ, rawᵢ⟩ into `lambdaGrads`
+ * (float64), and the gradients λᵢ gᵢ whose adjoint through P is the gradient of θ.
+ */
+export function saidGradients(grads: readonly FloatArray[], raw: readonly FloatArray[], lambdas: FloatArray, lambdaGrads: Float64Array): FloatArray[] {
+  return grads.map((g, i) => {
+    const lambda = lambdas[i], r = raw[i];
+    let dot = 0;
+    const s = g instanceof Float64Array ? new Float64Array(g.length) : new Float32Array(g.length);
+    for (let j = 0; j < g.length; j++) {
+      dot += g[j] * r[j];
+      s[j] = lambda * g[j];
+    }
+    lambdaGrads[i] = dot;
+    return s;
+  });
 }
 
 function sameValues(a: FloatArray, b: FloatArray): boolean {

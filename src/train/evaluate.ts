@@ -9,7 +9,7 @@ import { cosineIsotropy } from '../metrics/cosine.js';
 import { isoScoreStar } from '../metrics/isoscore-star.js';
 import { twoNN } from '../metrics/twonn.js';
 import type { Tokenizer } from '../models/tokenizer.js';
-import type { TrainableModel } from '../models/trainable.js';
+import type { ForwardPass, TrainableModel, TrainingBatch } from '../models/trainable.js';
 import { yieldToEventLoop } from '../backend/yield.js';
 import { fileOrderBatches, type LabelledExamples } from './batches.js';
 import type { TaskSpec } from './glue-task.js';
@@ -68,10 +68,21 @@ export function trainingTokenCovariances(model: TrainableModel, train: LabelledE
 
 const orNull = (x: number): number | null => (Number.isFinite(x) ? x : null);
 
-export async function evaluate(model: TrainableModel, task: TaskSpec, data: LabelledExamples, tokenizer: Tokenizer, s: EvalSettings, c0: Float64Array[]): Promise<Evaluation> {
-  const H = model.config.hiddenSize, layers = model.config.numLayers + 1;
-  const n = Math.min(data.examples.length, EVAL_GEOMETRY_ROWS);
-  const cls = Array.from({ length: layers }, () => new Float32Array(n * H));
+export interface TaskEvaluation {
+  metrics: Record<string, number | null>;
+  gold: number[];
+  predicted: number[];
+  /** The head's outputs per row (logits, or the regression value). */
+  scores: Float32Array[];
+}
+
+/**
+ * The task metrics of the model on `data` (eval mode, file order). `onBatch` sees each batch's
+ * forward pass (evaluate collects the [CLS] vectors there); the subspace probes of
+ * `intrinsic-dim` need the metrics alone.
+ */
+export async function evaluateTask(model: TrainableModel, task: TaskSpec, data: LabelledExamples, tokenizer: Tokenizer, s: EvalSettings,
+  onBatch?: (start: number, batch: TrainingBatch, pass: ForwardPass) => void): Promise<TaskEvaluation> {
   const outputs = task.head.kind === 'classification' ? task.head.labels : 1;
   const scores: Float32Array[] = [], predicted: number[] = [];
   const wasTraining = model.training;
@@ -85,15 +96,27 @@ export async function evaluate(model: TrainableModel, task: TaskSpec, data: Labe
         let best = 0;
         for (let k = 1; k < outputs; k++) if (row[k] > row[best]) best = k;
         predicted.push(outputs === 1 ? row[0] : best);
-        // [CLS] is position 0 of every row.
-        if (start + b < n) for (let l = 0; l < layers; l++) cls[l].set(pass.hiddenStates[l].subarray(b * batch.seqLen * H, (b * batch.seqLen + 1) * H), (start + b) * H);
       }
+      onBatch?.(start, batch, pass);
       await yieldToEventLoop();
     }
   } finally {
     model.training = wasTraining;
   }
   const metrics = Object.fromEntries(Object.entries(task.metrics(data.labels, predicted)).map(([k, v]) => [k, orNull(v)]));
+  return { metrics, gold: data.labels, predicted, scores };
+}
+
+export async function evaluate(model: TrainableModel, task: TaskSpec, data: LabelledExamples, tokenizer: Tokenizer, s: EvalSettings, c0: Float64Array[]): Promise<Evaluation> {
+  const H = model.config.hiddenSize, layers = model.config.numLayers + 1;
+  const n = Math.min(data.examples.length, EVAL_GEOMETRY_ROWS);
+  const cls = Array.from({ length: layers }, () => new Float32Array(n * H));
+  const result = await evaluateTask(model, task, data, tokenizer, s, (start, batch, pass) => {
+    // [CLS] is position 0 of every row.
+    for (let b = 0; b < batch.batch && start + b < n; b++) {
+      for (let l = 0; l < layers; l++) cls[l].set(pass.hiddenStates[l].subarray(b * batch.seqLen * H, (b * batch.seqLen + 1) * H), (start + b) * H);
+    }
+  });
   const geometry = { isoscoreStar: [] as (number | null)[], twoNN: [] as (number | null)[], meanCosine: [] as (number | null)[] };
   for (let l = 0; l < layers; l++) {
     const m = { data: cls[l], rows: n, cols: H };
@@ -101,7 +124,7 @@ export async function evaluate(model: TrainableModel, task: TaskSpec, data: Labe
     geometry.twoNN.push(await undefinedAsNull(async () => (await twoNN(m)).id));
     geometry.meanCosine.push(await undefinedAsNull(() => cosineIsotropy(m).meanPairwise));
   }
-  return { metrics, geometryRows: n, ...geometry, gold: data.labels, predicted, scores };
+  return { metrics: result.metrics, geometryRows: n, ...geometry, gold: result.gold, predicted: result.predicted, scores: result.scores };
 }
 
 /** A geometry metric that is undefined on this cloud (too few or identical points) is null, not a failed run. */

@@ -17,7 +17,7 @@ import { UserError, check } from '../errors.js';
 import { readDataset, type Dataset } from '../io/datasets.js';
 import { removeDeadTemporariesIn, setInterruptHook } from '../io/safe-output.js';
 import { checkZeta } from '../metrics/isoscore-star.js';
-import { maxInputLength, readConfig } from '../models/config.js';
+import { maxInputLength, readConfig, type EncoderConfig } from '../models/config.js';
 import { loadTokenizer, type Tokenizer } from '../models/tokenizer.js';
 import { TrainableModel } from '../models/trainable.js';
 import { CosReg } from '../regularizers/cosreg.js';
@@ -105,7 +105,7 @@ function labelled(d: Dataset, spec: TaskSpec, flag: string): LabelledExamples {
   return { examples: d.examples, labels: d.labels as number[], regression: spec.head.kind === 'regression' };
 }
 
-function readSplit(o: TrainOptions, split: 'train' | 'dev', spec: TaskSpec, limit: number | null): LabelledExamples {
+function readSplit(o: TaskInputOptions, split: 'train' | 'dev', spec: TaskSpec, limit: number | null): LabelledExamples {
   const file = join(o.data, `${split}.tsv`);
   check(existsSync(o.data), `--data ${o.data}: no such folder; give the GLUE task folder (train.tsv, dev.tsv)`);
   check(statSync(o.data).isDirectory(), `--data ${o.data}: is a file; train needs the task folder with train.tsv and dev.tsv`);
@@ -113,17 +113,33 @@ function readSplit(o: TrainOptions, split: 'train' | 'dev', spec: TaskSpec, limi
   return labelled(readDataset(o.data, { task: o.task as Dataset['task'], split, limit: limit ?? undefined }), spec, '--data');
 }
 
-export async function runTraining(o: TrainOptions, outDir: string, env: { version: string }, hooks: TrainHooks = {}): Promise<TrainOutcome> {
-  const started = Date.now();
-  const spec = checkTrainOptions(o);
+export type TaskInputOptions = Pick<TrainOptions, 'model' | 'task' | 'data' | 'maxLength' | 'trainLimit' | 'evalLimit'>;
+
+/** What a run reads before it trains: the task, the model's config and tokenizer, both splits (checked). */
+export interface TaskInputs {
+  spec: TaskSpec;
+  config: EncoderConfig;
+  tokenizer: Tokenizer;
+  train: LabelledExamples;
+  dev: LabelledExamples;
+}
+
+/** Read and check the inputs of a fine-tuning run (train, and intrinsic-dim's probes and baseline). */
+export function readTaskInputs(o: TaskInputOptions): TaskInputs {
+  const spec = taskSpec(o.task);
   const config = readConfig(o.model);
   const positions = maxInputLength(config);
   check(o.maxLength <= positions, `--max-length ${o.maxLength} is larger than the model's ${positions} positions (max_position_embeddings in ${join(o.model, 'config.json')}); give --max-length ${positions} or less`);
+  const tokenizer = loadTokenizer(o.model, { modelType: config.modelType, modelVocabSize: config.vocabSize });
+  return { spec, config, tokenizer, train: readSplit(o, 'train', spec, o.trainLimit), dev: readSplit(o, 'dev', spec, o.evalLimit) };
+}
+
+export async function runTraining(o: TrainOptions, outDir: string, env: { version: string }, hooks: TrainHooks = {}): Promise<TrainOutcome> {
+  const started = Date.now();
+  checkTrainOptions(o);
+  const { spec, config, tokenizer, train, dev } = readTaskInputs(o);
   check(o.regLayers === null || o.reg === 'cosreg', `--reg-layers applies to --reg cosreg only (I-STAR reads hidden states 1..L); leave it out`);
   if (o.regLayers) for (const l of o.regLayers) check(l >= 0 && l <= config.numLayers, `--reg-layers: layer ${l} does not exist; the model has hidden states 0..${config.numLayers}`);
-  const tokenizer = loadTokenizer(o.model, { modelType: config.modelType, modelVocabSize: config.vocabSize });
-  const train = readSplit(o, 'train', spec, o.trainLimit);
-  const dev = readSplit(o, 'dev', spec, o.evalLimit);
   const ctx: Context = { o, spec, tokenizer, train, dev, out: outDir };
   const kind = prepareRunFolder(outDir, [o.model, o.data]);
   const options = recordedOptions(o);

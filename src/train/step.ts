@@ -43,18 +43,36 @@ export interface StepResult {
   lr: number;
 }
 
-export function trainStep(model: TrainableModel, optimizer: AdamW, batch: TrainingBatch, o: StepOptions): StepResult {
+export interface GradientResult {
+  loss: number;
+  taskLoss: number;
+  regLoss: number;
+  regValue: number | null;
+}
+
+/**
+ * Forward (train mode, dropout keyed by `step`, the number of completed optimizer steps) and
+ * backward of one batch: afterwards every parameter's `grad` holds the gradient of the task loss
+ * plus the regularizer's penalty. Shared by `trainStep` and the subspace trainer (src/intrinsic),
+ * which pulls these gradients back to its own parameters.
+ */
+export function lossGradients(model: TrainableModel, batch: TrainingBatch, step: number, regularizer?: Regularizer | null): GradientResult {
   model.train();
   model.params.zeroGrads();
   // The dropout key is the number of completed steps: a resumed run recomputes the same masks.
-  const pass = model.forward(batch, optimizer.step);
-  const penalty = o.regularizer ? o.regularizer.penalty(pass.hiddenStates, batch.attentionMask) : null;
+  const pass = model.forward(batch, step);
+  const penalty = regularizer ? regularizer.penalty(pass.hiddenStates, batch.attentionMask) : null;
   model.backward(pass, { hiddenGrads: penalty?.hiddenGrads });
+  const regLoss = penalty?.loss ?? 0;
+  return { loss: pass.loss + regLoss, taskLoss: pass.loss, regLoss, regValue: penalty?.value ?? null };
+}
+
+export function trainStep(model: TrainableModel, optimizer: AdamW, batch: TrainingBatch, o: StepOptions): StepResult {
+  const r = lossGradients(model, batch, optimizer.step, o.regularizer);
   const grads = model.params.list.map((p) => p.grad);
   const gradNorm = clipGradNorm(grads, o.maxGradNorm > 0 ? o.maxGradNorm : Infinity);
   optimizer.update(o.lr);
-  const regLoss = penalty?.loss ?? 0;
-  return { step: optimizer.step, loss: pass.loss + regLoss, taskLoss: pass.loss, regLoss, regValue: penalty?.value ?? null, gradNorm, lr: o.lr };
+  return { step: optimizer.step, ...r, gradNorm, lr: o.lr };
 }
 
 /**

@@ -35,12 +35,17 @@ export function expectUserError(r: CliResult, pattern: RegExp): void {
  * `signal`; resolves with how it exited (a 120 s guard kills a child that hangs).
  */
 export function interruptAtCheckpoint(args: string[], out: string, checkpoint: string, signal: NodeJS.Signals): Promise<{ code: number | null; signal: string | null; stderr: string }> {
+  return interruptWhen(args, () => existsSync(join(out, 'checkpoints', checkpoint)), signal);
+}
+
+/** Run the CLI with `args` in a child and send it `signal` once `ready()` holds (polled every 5 ms). */
+export function interruptWhen(args: string[], ready: () => boolean, signal: NodeJS.Signals): Promise<{ code: number | null; signal: string | null; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (d) => { stderr += d; });
     const timer = setInterval(() => {
-      if (existsSync(join(out, 'checkpoints', checkpoint))) { clearInterval(timer); child.kill(signal); }
+      if (ready()) { clearInterval(timer); child.kill(signal); }
     }, 5);
     const guard = setTimeout(() => { child.kill('SIGKILL'); reject(new Error('hang guard: the child ran for 120 s')); }, 120_000);
     child.on('exit', (code, sig) => { clearInterval(timer); clearTimeout(guard); resolve({ code, signal: sig, stderr }); });
