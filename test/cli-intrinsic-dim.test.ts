@@ -152,6 +152,17 @@ describe('intrinsic-dim: grid and search with a given baseline', () => {
     assert.equal(res.method, 'said');
   });
 
+  test('search with --min-dim: the ladder starts there (DID, 100 → 128 → --max-dim 200)', () => {
+    const out = path.join(dir, 'search-min');
+    const r = repgeom([...base.map((a) => (a === '64' ? '32' : a)), '--method', 'did', '--search', '--min-dim', '100', '--max-dim', '200', '--baseline', '0.7', '--out', out]);
+    assert.equal(r.status, 0, r.stderr);
+    const res = json(path.join(out, 'result.json'));
+    assert.deepEqual(res.search, { mode: 'search', minDim: 100, maxDim: 200, tolerance: 0.1, seedsPerProbe: 1 });
+    const ds = res.probes.map((p: { d: number }) => p.d);
+    assert.ok(ds.every((d: number) => d >= 100), `no probe below --min-dim: ${ds}`);
+    if (res.d90 === null) assert.deepEqual(ds, [100, 128, 200]);
+  });
+
   test('the page renders in headless Chromium: one SVG chart, no console error, no request', async (t) => {
     if (!findChromium()) { t.skip('chromium not installed'); return; }
     const result = await checkHtmlInChromium(path.join(grid, 'index.html'));
@@ -171,6 +182,9 @@ describe('intrinsic-dim: bad input (one line, exit 2)', () => {
     bad(['--method', 'did', '--dims=999999999'], /d = 999999999 exceeds the \d+ trainable parameters; use d ≤ \d+/);
     bad(['--method', 'said', '--dims=41,100'], /SAID needs d > m = 41 .* got d = 41; use d ≥ 42 or --method did/);
     bad(['--method', 'did', '--search', '--max-dim', '999999999'], /--max-dim 999999999 exceeds the \d+ trainable parameters/);
+    bad(['--method', 'said', '--search', '--min-dim', '41'], /--min-dim 41: SAID needs d > m = 41/);
+    bad(['--method', 'did', '--dims=16', '--min-dim', '8'], /--min-dim applies to --search only/);
+    bad(['--method', 'did', '--search', '--min-dim', '300', '--max-dim', '200'], /--min-dim 300 is above --max-dim 200/);
   });
   test('a dense projection too big names its size; filters that select no tensor', () => {
     bad(['--method', 'did', '--projection', 'dense', '--dims=1000000'], /dense projection: d × D × 4 bytes = 1000000 × \d+ × 4 = [\d.]+ GiB would not fit .* use --projection fastfood/);

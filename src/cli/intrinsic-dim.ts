@@ -12,7 +12,7 @@ interface IntrinsicArgs {
   publicCodeSizing: boolean; gradientScaleOneOverL: boolean; dims?: string; search: boolean; seedsPerProbe: number;
   epochs: number; trainLimit?: number; evalLimit?: number; maxLength: number; batchSize: number;
   lr?: number; lrs?: string; baselineLr: number; baseline?: number; include?: string; exclude?: string;
-  maxDim?: number; tolerance: number; threads?: number; schedule: string; maxGradNorm: number; subspaceWeightDecay: number; quiet: boolean;
+  minDim?: number; maxDim?: number; tolerance: number; threads?: number; schedule: string; maxGradNorm: number; subspaceWeightDecay: number; quiet: boolean;
 }
 
 function parseLrs(text: string): number[] {
@@ -48,6 +48,7 @@ export const intrinsicDimCommand: CommandModule<object, IntrinsicArgs> = {
     .option('baseline', numberOption('baseline', { example: 0.9, describe: 'a known full fine-tuning score (the task metric) instead of running the baseline' }))
     .option('include', { type: 'string', describe: 'project only tensors matching these patterns (substring, or glob with * ?), e.g. --include=attention,classifier.*' })
     .option('exclude', { type: 'string', describe: 'leave tensors matching these patterns at θ0, e.g. --exclude=word_embeddings' })
+    .option('min-dim', numberOption('min-dim', { integer: true, min: 1, example: 1024, describe: 'search: the smallest d, where the powers of two start (default: 1; SAID: m + 1)' }))
     .option('max-dim', numberOption('max-dim', { integer: true, min: 1, example: 100000, describe: 'search: the largest d (default: the parameter count)' }))
     .option('tolerance', numberOption('tolerance', { min: 0, default: 0.1, describe: 'search: stop when the bracket hi/lo ≤ 1 + tolerance' }))
     .option('schedule', { type: 'string', choices: ['linear', 'constant'], default: 'linear', describe: 'learning-rate schedule (probes and baseline)' })
@@ -65,7 +66,7 @@ export const intrinsicDimCommand: CommandModule<object, IntrinsicArgs> = {
       lrs: argv.lrs === undefined ? [argv.lr ?? 1e-2] : parseLrs(argv.lrs), baselineLr: argv.baselineLr, baseline: argv.baseline ?? null,
       include: argv.include === undefined ? null : parsePatterns(argv.include, '--include'),
       exclude: argv.exclude === undefined ? [] : parsePatterns(argv.exclude, '--exclude'),
-      maxDim: argv.maxDim ?? null, tolerance: argv.tolerance, schedule: argv.schedule as IntrinsicDimOptions['schedule'],
+      minDim: argv.minDim ?? null, maxDim: argv.maxDim ?? null, tolerance: argv.tolerance, schedule: argv.schedule as IntrinsicDimOptions['schedule'],
       maxGradNorm: argv.maxGradNorm, subspaceWeightDecay: argv.subspaceWeightDecay,
       // --threads (a global flag) also sets the matrix products' threads; default one per core.
       threads: argv.threads ?? os.availableParallelism(),

@@ -54,6 +54,11 @@ export interface IntrinsicDimOptions {
   baseline: number | null;
   include: string[] | null;
   exclude: string[];
+  /**
+   * Search: the smallest d, where the ladder of powers of two starts (default: 1, or m + 1 for
+   * SAID). A user who knows small d cannot reach the threshold saves the probes below it.
+   */
+  minDim: number | null;
   /** Search: the largest d (default: the parameter count). */
   maxDim: number | null;
   /** Search: stop bisecting when hi/lo ≤ 1 + tolerance. */
@@ -91,6 +96,8 @@ export function checkIntrinsicOptions(o: IntrinsicDimOptions): void {
   check(o.lrs.length > 0 && o.lrs.every((lr) => Number.isFinite(lr) && lr > 0), `--lrs: every learning rate must be a positive number, got ${o.lrs.join(',')}; e.g. --lrs=1e-2,3e-2,1e-1`);
   if (o.baseline !== null) check(Number.isFinite(o.baseline), `--baseline must be a finite number, got ${o.baseline}`);
   check(o.maxDim === null || o.search, '--max-dim applies to --search only; leave it out with --dims');
+  check(o.minDim === null || o.search, '--min-dim applies to --search only; leave it out with --dims');
+  if (o.minDim !== null && o.maxDim !== null) check(o.minDim <= o.maxDim, `--min-dim ${o.minDim} is above --max-dim ${o.maxDim}; give min ≤ max`);
 }
 
 /** The options run.json records and a resume compares. */
@@ -144,9 +151,12 @@ export async function runIntrinsicDim(o: IntrinsicDimOptions, out: string, env: 
   const parameters = tensors.reduce((n, t) => n + t.size, 0);
   const m = tensors.length;
   const subspace = { method: o.method, mode: o.projection, publicCodeSizing: o.publicCodeSizing, gradientScaleOneOverL: o.gradientScaleOneOverL };
-  const minDim = o.method === 'said' ? m + 1 : 1;
+  const smallest = o.method === 'said' ? m + 1 : 1;
+  const minDim = o.minDim ?? smallest;
   const maxDim = o.maxDim ?? parameters;
   if (o.search) {
+    check(minDim >= smallest, `--min-dim ${minDim}: SAID needs d > m = ${m} (one scalar per tensor counts in d); use --min-dim ${smallest} or more, or --method did`);
+    check(minDim <= parameters, `--min-dim ${minDim} exceeds the ${parameters} trainable parameters; use --min-dim ${parameters} or less`);
     check(maxDim <= parameters, `--max-dim ${maxDim} exceeds the ${parameters} trainable parameters; use --max-dim ${parameters} or less`);
     check(maxDim >= minDim, `--max-dim ${maxDim} is below the smallest d the search can probe (${minDim}${o.method === 'said' ? `: SAID needs d > m = ${m}` : ''})`);
     checkSubspaceDim(subspace, tensors, maxDim);
