@@ -40,8 +40,8 @@ export function taskCharts(t: TaskComparison, runs: readonly RunRecord[], curves
       return asSpec({
         ...chartBase(`${metric} vs λ`), width: WIDTH, height: HEIGHT,
         layer: [
-          { data: { values: means }, mark: { type: 'line', color: '#555', strokeWidth: 2 }, encoding: { x: { field: 'lambda', type: 'quantitative', title: 'λ' }, y: { field: 'value', type: 'quantitative', title: `${metric} (mean over seeds)` } } },
-          { data: { values: points }, mark: { type: 'point', filled: true, size: 60 }, encoding: { x: { field: 'lambda', type: 'quantitative', title: 'λ' }, y: { field: 'value', type: 'quantitative', title: metric }, color } },
+          { data: { values: means }, mark: { type: 'line', color: '#555', strokeWidth: 2 }, encoding: { x: { field: 'lambda', type: 'quantitative', title: 'λ' }, y: { field: 'value', type: 'quantitative', title: `${metric} (mean over seeds)`, scale: { zero: false } } } },
+          { data: { values: points }, mark: { type: 'point', filled: true, size: 60 }, encoding: { x: { field: 'lambda', type: 'quantitative', title: 'λ' }, y: { field: 'value', type: 'quantitative', title: metric, scale: { zero: false } }, color } },
         ],
       });
     });
