@@ -11,7 +11,7 @@
  *     BENCH_STREAM_ROWS=200000 npm run bench -- stream
  *     npm run bench -- train              training step and whole run vs PyTorch (not in the default set: about 15–20 min on 2 cores)
  *     npm run bench -- subspace           the subspace step's overhead over a full fine-tuning step vs PyTorch (not in the default set:
- *                                          about 40 min on 2 cores; BENCH_SUBSPACE_MODELS=tiny: about 1 min; knobs in bench/subspace-step.ts)
+ *                                          about 30 min on 2 cores; BENCH_SUBSPACE_MODELS=tiny: about 1 min; knobs in bench/subspace-step.ts)
  *     npm run bench -- istar-twin         the README experiment's SST-2 runs beside the PyTorch twin (not default: about 15 min)
  *
  * Compute times are the best of 3 runs after a warm-up, in this process. Whole-process times are

@@ -24,7 +24,8 @@
  * adjointSeconds (Pᵀ; PyTorch: inside its backward, null), optimizerSeconds (clipping + AdamW);
  * setupSeconds (drawing the projection, not in the step); vsPytorch = seconds / PyTorch's.
  *
- *     node --import tsx bench/subspace-step.ts      everything (tiny ≈ 2 min; BERT-base at seq 64 ≈ 30–40 min on 2 cores)
+ *     node --import tsx bench/subspace-step.ts      everything: about half an hour on 2 cores (tiny ≈ 1 min; BERT-base at seq 64
+ *                                                   the rest, up to 8 GiB per process; seq 128 adds about as much again)
  *     BENCH_SUBSPACE_MODELS=tiny node --import tsx bench/subspace-step.ts
  *     node --import tsx bench/subspace-step.ts --model tiny --seq-len 64 --threads 2 [--steps 5] [--dims 1000,100000]
  *                                                   one process's rows (repgeom only)
