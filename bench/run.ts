@@ -10,6 +10,8 @@
  *     REPGEOM_BLAS=wasm npm run bench -- compute process    the same on our wasm kernel instead of the system BLAS
  *     BENCH_STREAM_ROWS=200000 npm run bench -- stream
  *     npm run bench -- train              training step and whole run vs PyTorch (not in the default set: about 15–20 min on 2 cores)
+ *     npm run bench -- subspace           the subspace step's overhead over a full fine-tuning step vs PyTorch (not in the default set:
+ *                                          about 30 min on 2 cores; BENCH_SUBSPACE_MODELS=tiny: about 1 min; knobs in bench/subspace-step.ts)
  *     npm run bench -- istar-twin         the README experiment's SST-2 runs beside the PyTorch twin (not default: about 15 min)
  *
  * Compute times are the best of 3 runs after a warm-up, in this process. Whole-process times are
@@ -168,6 +170,7 @@ async function main(): Promise<void> {
     ['train-kernels', 'train-kernels.ts', 'training kernels at BERT-base shapes'],
     ['train', 'train-step.ts', 'one training step (forward, backward, AdamW) vs PyTorch, system BLAS and wasm'],
     ['train', 'train-run.ts', 'a whole I-STAR run (SST-2, 8000 rows, 2 epochs, λ = −1) vs PyTorch'],
+    ['subspace', 'subspace-step.ts', "the subspace training step's overhead over a full fine-tuning step (DID, SAID; Fastfood) vs PyTorch"],
     ['istar-twin', 'train-run.ts', "the README experiment's SST-2 runs (λ = −5, 0, +5, seed 0, 3 epochs, lr 5e-4) vs the PyTorch twin",
       ['--blas', 'auto', '--lambdas=-5,0,5', '--epochs', '3', '--lr', '5e-4']],
   ];

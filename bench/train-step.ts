@@ -17,10 +17,8 @@
 import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import { configureProducts, describeProducts } from '../src/backend/products/index.js';
-import { normaliseConfig } from '../src/models/config.js';
-import { TrainableModel, type TrainingBatch } from '../src/models/trainable.js';
-import { Rng } from '../src/backend/rng.js';
 import { createOptimizer } from '../src/train/step.js';
+import { randomBatch, randomModel } from './train-setup.js';
 
 const args = process.argv.slice(2);
 const option = (name: string): string | undefined => {
@@ -29,21 +27,12 @@ const option = (name: string): string | undefined => {
 };
 const threads = Number(option('threads') ?? 2), B = 32;
 
-const TINY = { model_type: 'bert', vocab_size: 30522, hidden_size: 128, num_hidden_layers: 2, num_attention_heads: 2, intermediate_size: 512, max_position_embeddings: 512, type_vocab_size: 2 };
-const BASE = { ...TINY, hidden_size: 768, num_hidden_layers: 12, num_attention_heads: 12, intermediate_size: 3072 };
-
 /** One measurement in this process: best step of `steps` after a warm-up, and its parts. */
 function measureHere(shape: 'tiny' | 'base', T: number, blas: string, steps: number, dropout: boolean): Record<string, unknown> {
   configureProducts({ threads, blas });
-  const config = normaliseConfig(shape === 'tiny' ? TINY : BASE);
-  const model = new TrainableModel(config, { kind: 'classification', labels: 2 }, { seed: 0, dropout: dropout ? {} : { hidden: 0, attention: 0, classifier: 0 } });
-  model.params.initialise(0);
+  const model = randomModel(shape, dropout);
   const opt = createOptimizer(model, { weightDecay: 0.01, noDecayNormsBiases: false });
-  const rng = new Rng(1);
-  const batch: TrainingBatch = {
-    batch: B, seqLen: T, inputIds: Int32Array.from({ length: B * T }, () => 1000 + Math.floor(rng.nextFloat() * 29000)),
-    attentionMask: new Int32Array(B * T).fill(1), labels: Int32Array.from({ length: B }, () => (rng.nextFloat() < 0.5 ? 0 : 1)),
-  };
+  const batch = randomBatch(B, T);
   let best: Record<string, number> | null = null;
   for (let s = 0; s <= steps; s++) {
     const t0 = performance.now();

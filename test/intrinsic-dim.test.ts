@@ -128,6 +128,28 @@ describe('subspace training: a step', () => {
     assert.notEqual(l1, l2);
     sub.dispose();
   });
+
+  test('a step that reports its phases takes the same step (SAID, 2 workers); the four phases are parts of its time', async () => {
+    const make = async () => {
+      const model = await tinyModel(false), tensors = model.params.list;
+      return new SubspaceModel(model, tensors, await makeProjection(spec('said', 'fastfood'), tensorSpecs(tensors), 64, 2, 2), { weightDecay: 0 });
+    };
+    const plain = await make(), timed = await make();
+    const batch = batchOf(plain.model, 8);
+    const phases = { projection: -1, forwardBackward: -1, adjoint: -1, optimizer: -1 };
+    for (let s = 0; s < 2; s++) {
+      const a = await plain.step(batch, 0.05, 1);
+      const started = performance.now();
+      const b = await timed.step(batch, 0.05, 1, phases);
+      const wall = (performance.now() - started) / 1000;
+      assert.deepEqual(b, a);
+      assert.ok(phases.projection > 0 && phases.forwardBackward > 0 && phases.adjoint > 0 && phases.optimizer >= 0, `phases written: ${JSON.stringify(phases)}`);
+      assert.ok(phases.projection + phases.forwardBackward + phases.adjoint + phases.optimizer <= wall, `phases ${JSON.stringify(phases)} within the step's ${wall} s`);
+    }
+    assert.deepEqual(timed.params, plain.params);
+    plain.dispose();
+    timed.dispose();
+  });
 });
 
 describe('tensor selection', () => {

@@ -119,6 +119,24 @@ for (const blas of ['auto', 'wasm']) {
   });
 }
 
+test('a step that reports its phases takes bitwise the same step; the phases are parts of its time', () => {
+  const plain = newModel(0), timed = newModel(0);
+  const optPlain = createOptimizer(plain, { weightDecay: 0.01, noDecayNormsBiases: false });
+  const optTimed = createOptimizer(timed, { weightDecay: 0.01, noDecayNormsBiases: false });
+  const dataPlain = new Rng(3), dataTimed = new Rng(3);
+  const phases = { forwardBackward: -1, optimizer: -1 };
+  for (let s = 0; s < 3; s++) {
+    const a = trainStep(plain, optPlain, toyBatch(dataPlain, 16), { lr: 1e-3, maxGradNorm: 1 });
+    const started = performance.now();
+    const b = trainStep(timed, optTimed, toyBatch(dataTimed, 16), { lr: 1e-3, maxGradNorm: 1, phases });
+    const wall = (performance.now() - started) / 1000;
+    assert.deepEqual(b, a);
+    assert.ok(phases.forwardBackward > 0 && phases.optimizer >= 0, `phases written: ${JSON.stringify(phases)}`);
+    assert.ok(phases.forwardBackward + phases.optimizer <= wall, `phases ${JSON.stringify(phases)} within the step's ${wall} s`);
+  }
+  plain.params.list.forEach((p, i) => assert.deepEqual(timed.params.list[i].value, p.value, p.name));
+});
+
 test('weight-decay groups: none on biases and LayerNorm weights under HF’s rule, all decayed otherwise', () => {
   const m = newModel(0);
   const decays = (noDecayNormsBiases: boolean) => {

@@ -25,17 +25,9 @@ from hf_bert_torch import forward  # noqa: E402
 from extract_torch import TINY, BASE  # noqa: E402
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--config", choices=["tiny", "base"], default="tiny")
-    ap.add_argument("--batch-size", type=int, default=32)
-    ap.add_argument("--seq-len", type=int, default=128)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--steps", type=int, default=3)
-    a = ap.parse_args()
-    torch.set_num_threads(a.threads)
-    torch.manual_seed(0)
-    cfg = TINY if a.config == "tiny" else BASE
+def classifier_tensors(cfg):
+    """BertForSequenceClassification's trainable tensors (2 labels) in Hugging Face order: normal(0,
+    0.02) matrices, LayerNorm weights 1, biases 0, each a leaf that requires grad."""
     H, I, V, L = cfg["hidden_size"], cfg["intermediate_size"], cfg["vocab_size"], cfg["num_hidden_layers"]
     shapes = {"bert.embeddings.word_embeddings.weight": (V, H), "bert.embeddings.position_embeddings.weight": (512, H),
               "bert.embeddings.token_type_embeddings.weight": (2, H), "bert.embeddings.LayerNorm.weight": (H,),
@@ -48,18 +40,41 @@ def main():
             shapes[f"{p}.{m}.weight"], shapes[f"{p}.{m}.bias"] = (o, i), (o,)
         for m in ("attention.output.LayerNorm", "output.LayerNorm"):
             shapes[f"{p}.{m}.weight"], shapes[f"{p}.{m}.bias"] = (H,), (H,)
-    t = {k: (torch.randn(s) * 0.02 if len(s) == 2 else torch.ones(s) if k.endswith("LayerNorm.weight") else torch.zeros(s)).requires_grad_(True)
-         for k, s in shapes.items()}
+    return {k: (torch.randn(s) * 0.02 if len(s) == 2 else torch.ones(s) if k.endswith("LayerNorm.weight") else torch.zeros(s)).requires_grad_(True)
+            for k, s in shapes.items()}
+
+
+def random_batch(cfg, batch_size, seq_len):
+    """Random token ids in [1000, vocab), all-ones attention masks, random 0/1 labels."""
+    ids = torch.randint(1000, cfg["vocab_size"], (batch_size, seq_len))
+    return ids, torch.ones_like(ids), torch.randint(0, 2, (batch_size,))
+
+
+def classifier_loss(cfg, t, ids, mask, labels):
+    """Cross-entropy of the 2-class classifier on the pooler output (no dropout)."""
+    out = forward(cfg, t, ids, mask, None, dtype=torch.float32, with_mlm=False)
+    return F.cross_entropy(F.linear(out["pooler_output"], t["classifier.weight"], t["classifier.bias"]), labels)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--config", choices=["tiny", "base"], default="tiny")
+    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--seq-len", type=int, default=128)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--steps", type=int, default=3)
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(0)
+    cfg = TINY if a.config == "tiny" else BASE
+    t = classifier_tensors(cfg)
     opt = torch.optim.AdamW(list(t.values()), lr=1e-5, weight_decay=0.01)
-    ids = torch.randint(1000, V, (a.batch_size, a.seq_len))
-    mask = torch.ones_like(ids)
-    labels = torch.randint(0, 2, (a.batch_size,))
+    ids, mask, labels = random_batch(cfg, a.batch_size, a.seq_len)
     best = None
     for s in range(a.steps + 1):
         t0 = time.perf_counter()
         opt.zero_grad(set_to_none=False)
-        out = forward(cfg, t, ids, mask, None, dtype=torch.float32, with_mlm=False)
-        loss = F.cross_entropy(F.linear(out["pooler_output"], t["classifier.weight"], t["classifier.bias"]), labels)
+        loss = classifier_loss(cfg, t, ids, mask, labels)
         t1 = time.perf_counter()
         loss.backward()
         t2 = time.perf_counter()

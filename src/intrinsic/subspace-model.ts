@@ -16,7 +16,7 @@ import { SaidProjection, saidGradients, saidOffsets } from '../subspace/said.js'
 import { ThreadedFastfood } from '../subspace/threaded.js';
 import { check } from '../errors.js';
 import { AdamW, clipGradNorm } from '../train/optimizer.js';
-import { lossGradients } from '../train/step.js';
+import { lossGradients, type StepPhases } from '../train/step.js';
 
 export type SubspaceMethod = 'did' | 'said';
 
@@ -131,6 +131,12 @@ export interface SubspaceStepResult {
   gradNorm: number;
 }
 
+/** Seconds of a subspace step's phases (bench/subspace-step.ts): θ0 + Pθ_d, forward + backward, Pᵀ, clipping + AdamW on θ_d. */
+export interface SubspaceStepPhases extends StepPhases {
+  projection: number;
+  adjoint: number;
+}
+
 export class SubspaceModel {
   /** θ_d (SAID: [θ_{d−m} | λ₁ … λ_m]). */
   readonly params: Float64Array;
@@ -154,18 +160,27 @@ export class SubspaceModel {
     });
   }
 
-  /** Materialise, then forward and backward one batch; `grad` holds the gradient of θ_d. Returns the loss. */
-  async gradient(batch: TrainingBatch): Promise<number> {
+  /**
+   * Materialise, then forward and backward one batch; `grad` holds the gradient of θ_d. Returns
+   * the loss. `phases`, when given, gets the seconds of each part.
+   */
+  async gradient(batch: TrainingBatch, phases?: SubspaceStepPhases): Promise<number> {
+    const t0 = performance.now();
     await this.materialise();
+    const t1 = performance.now();
     const r = lossGradients(this.model, batch, this.optimizer.step);
+    const t2 = performance.now();
     this.grad.set(await this.projection.adjoint(this.tensors.map((t) => t.grad), this.params));
+    if (phases) Object.assign(phases, { projection: (t1 - t0) / 1000, forwardBackward: (t2 - t1) / 1000, adjoint: (performance.now() - t2) / 1000 });
     return r.loss;
   }
 
-  async step(batch: TrainingBatch, lr: number, maxGradNorm: number): Promise<SubspaceStepResult> {
-    const loss = await this.gradient(batch);
+  async step(batch: TrainingBatch, lr: number, maxGradNorm: number, phases?: SubspaceStepPhases): Promise<SubspaceStepResult> {
+    const loss = await this.gradient(batch, phases);
+    const t = performance.now();
     const gradNorm = clipGradNorm([this.grad], maxGradNorm > 0 ? maxGradNorm : Infinity);
     this.optimizer.update(lr);
+    if (phases) phases.optimizer = (performance.now() - t) / 1000;
     return { loss, gradNorm };
   }
 

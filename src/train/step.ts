@@ -28,6 +28,14 @@ export interface StepOptions {
   /** Clip the joint gradient norm to this (0: off; the norm is still reported). */
   maxGradNorm: number;
   regularizer?: Regularizer | null;
+  /** Filled with the seconds of each phase when given (bench/subspace-step.ts); nothing else reads it. */
+  phases?: StepPhases;
+}
+
+/** Seconds of a step's phases: forward + backward (lossGradients), and clipping + AdamW. */
+export interface StepPhases {
+  forwardBackward: number;
+  optimizer: number;
 }
 
 export interface StepResult {
@@ -68,10 +76,13 @@ export function lossGradients(model: TrainableModel, batch: TrainingBatch, step:
 }
 
 export function trainStep(model: TrainableModel, optimizer: AdamW, batch: TrainingBatch, o: StepOptions): StepResult {
+  const t0 = performance.now();
   const r = lossGradients(model, batch, optimizer.step, o.regularizer);
+  const t1 = performance.now();
   const grads = model.params.list.map((p) => p.grad);
   const gradNorm = clipGradNorm(grads, o.maxGradNorm > 0 ? o.maxGradNorm : Infinity);
   optimizer.update(o.lr);
+  if (o.phases) Object.assign(o.phases, { forwardBackward: (t1 - t0) / 1000, optimizer: (performance.now() - t1) / 1000 });
   return { step: optimizer.step, ...r, gradNorm, lr: o.lr };
 }
 
