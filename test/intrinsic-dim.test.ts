@@ -240,17 +240,17 @@ describe('the intrinsic-dim driver on a known answer (a probe runner of exact sc
     assert.equal(JSON.parse(fs.readFileSync(path.join(out, 'result.json'), 'utf8')).d90, 46);
   });
 
-  test('n = 50 random linear constraints, exact least squares in a dense Gaussian subspace, 10 seeds: d90 = 46 ± 1; killed mid-bisection and rerun, the same result', async () => {
+  test('n = 50 random linear constraints, exact least squares in a dense Gaussian subspace, 10 seeds: d90 = 46; killed mid-bisection and rerun, the same result', async () => {
     const score = (d: number, seed: number) => linearToyScore(50, 1000, seed, d);
     const whole = runner(score);
     const r = await runIntrinsicDim(options({ seedsPerProbe: 10 }), path.join(root, 'toy'), env, {}, whole.probe);
+    // The mean over 10 instances is within 0.05 of d/50 (test/subspace.test.ts): the search takes
+    // the expected curve's path and lands on its answer.
     const d90 = r.result!.d90!;
-    assert.ok(Math.abs(d90 - 46) <= 1, `d90 ${d90}`);
-    // Every probed d has all 10 seeds; the ladder came first.
+    assert.equal(d90, 46);
     const ds = [...new Set(whole.calls.map(([d]) => d))];
-    assert.deepEqual(ds.slice(0, 7), [1, 2, 4, 8, 16, 32, 64]);
-    for (const d of ds) assert.equal(whole.calls.filter(([x]) => x === d).length, 10, `d = ${d}`);
-    assert.ok(ds.length > 9, `bisection ran: ${ds}`);
+    assert.deepEqual(ds, [1, 2, 4, 8, 16, 32, 64, 45, 54, 49, 47, 46]);
+    for (const d of ds) assert.equal(whole.calls.filter(([x]) => x === d).length, 10, `every probed d has all 10 seeds (d = ${d})`);
 
     // Killed at probe 85 (the 2nd bisection d, seed 4): 84 probes kept; the same call finishes the
     // half-probed d first and ends where the whole run did.
