@@ -54,8 +54,10 @@ export { writeReport } from './report/write.js';
 export { reportHtml } from './report/html.js';
 export type { Report, ReportRow, ReportCheckpoint, ReportLayerDetail, ReportData } from './report/model.js';
 
-export { isFinishedRun } from './train/run-folder.js';
+export { isFinishedRun, lastEvaluation, type LastEvaluation } from './train/run-folder.js';
 export { runFoldersOf, readRun, type RunRecord, type RunRef } from './compare/runs.js';
 export { buildComparison, type Comparison, type TaskComparison } from './compare/model.js';
 export { correlation, type Correlation, type BootstrapSettings } from './compare/stats.js';
 export { writeCompareFolder } from './compare/write.js';
+export { runCompare, type CompareOptions } from './compare/run.js';
+export { sharedSettings, type SharedSettings } from './compare/settings.js';

@@ -71,16 +71,19 @@ function pearsonR(x: number[], y: number[]): number {
 before(() => {
   fs.mkdirSync(SWEEP);
   for (const [name, [lambda, seed]] of Object.entries(FINISHED)) train(runDir(name), ['--reg', 'istar', `--lambda=${lambda}`, '--seed', seed, '--epochs', '1']);
-  // Two epochs, then cut back to the end of the first: what an interrupted run leaves (no final/).
-  train(UNFINISHED, ['--reg', 'istar', '--lambda=5', '--seed', '0', '--epochs', '2']);
+  // The same settings (evaluation and checkpoint cadence aside), cut back to step 1 of 2: what an
+  // interrupted run leaves (no final/).
+  train(UNFINISHED, ['--reg', 'istar', '--lambda=5', '--seed', '0', '--epochs', '1', '--save-every', '1', '--eval-every', '1']);
   fs.rmSync(path.join(UNFINISHED, 'final'), { recursive: true });
-  fs.rmSync(path.join(UNFINISHED, 'checkpoints', 'step-4'), { recursive: true });
+  fs.rmSync(path.join(UNFINISHED, 'checkpoints', 'step-2'), { recursive: true });
   fs.writeFileSync(path.join(UNFINISHED, 'eval.jsonl'), `${JSON.stringify(jsonl(path.join(UNFINISHED, 'eval.jsonl'))[0])}\n`);
-  fs.writeFileSync(path.join(UNFINISHED, 'log.jsonl'), jsonl(path.join(UNFINISHED, 'log.jsonl')).slice(0, 2).map((r) => `${JSON.stringify(r)}\n`).join(''));
-  // The sweep lists its runs in its own order, and one that has not started (no folder yet).
+  fs.writeFileSync(path.join(UNFINISHED, 'log.jsonl'), jsonl(path.join(UNFINISHED, 'log.jsonl')).slice(0, 1).map((r) => `${JSON.stringify(r)}\n`).join(''));
+  // The sweep lists its runs in its own order, and one that has not started (no folder yet), as
+  // repgeom sweep writes its entries.
+  const planned: [string, number, number][] = [['d', 1, 1], ['c', 1, 0], ['b', 0, 1], ['a', -1, 0], ['u', 5, 0], ['e', 7, 3]];
   fs.writeFileSync(path.join(SWEEP, 'sweep.json'), JSON.stringify({
-    options: { task: 'sst2', reg: 'istar' },
-    runs: [...['d', 'c', 'b', 'a', 'u'].map((f) => ({ folder: f })), { folder: 'e', task: 'sst2', reg: 'istar', lambda: 7, seed: 3 }],
+    command: 'sweep', version: '0.0.0-test', options: { tasks: ['sst2'], reg: 'istar' },
+    runs: planned.map(([folder, lambda, seed], index) => ({ index, task: 'sst2', reg: 'istar', lambda, seed, folder, argv: ['--task', 'sst2', `--lambda=${lambda}`, '--seed', String(seed)] })),
   }));
 });
 
@@ -97,6 +100,19 @@ describe('compare: run folders', () => {
     const r = spawnSync('python3', [CHECKER, 'compare', OUT], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stdout + r.stderr);
     assert.deepEqual(fs.readdirSync(OUT).sort(), ['compare.json', 'index.html', 'runs.csv']);
+  });
+
+  test('compare.json records the settings the runs share; the page and the summary show model, lr and epochs', () => {
+    const c = readJson(path.join(OUT, 'compare.json'));
+    const s = c.tasks[0].settings;
+    assert.deepEqual([s.options.model, s.options.lr, s.options.epochs, s.options.maxLength, s.options.trainLimit, s.options.evalLimit], [TINY, 1e-3, 1, 16, 48, 24]);
+    // The cadence (the unfinished run saved and evaluated every step) and the per-run axes are not settings.
+    for (const key of ['reg', 'lambda', 'seed', 'evalEvery', 'saveEvery', 'logEvery']) assert.ok(!(key in s.options), key);
+    assert.deepEqual(s.regularizers, { istar: { zeta: 0.2, c0Sample: 200, istarIncludePadding: false } });
+    assert.equal(c.runs[0].options.lr, 1e-3);
+    const html = fs.readFileSync(path.join(OUT, 'index.html'), 'utf8');
+    assert.match(html, new RegExp(`<dt>settings</dt><dd>model <code>${TINY.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}</code>, lr 0\\.001, epochs 1, batch size 32, max length 16, train limit 48, eval limit 24</dd>`));
+    assert.match(stdout, new RegExp(`^  settings: model .*tiny-bert-mlm, lr 0\\.001, epochs 1$`, 'm'));
   });
 
   test('runs.csv has one row per run with exactly the values of its eval.jsonl', () => {
@@ -279,6 +295,20 @@ describe('compare: tasks', () => {
     assert.match(fs.readFileSync(path.join(out, 'index.html'), 'utf8'), /<section id="task-rte">/);
   });
 
+  test('I-STAR and CosReg runs with the same settings compare together, each regularizer\'s own options recorded', () => {
+    const cos = path.join(dir, 'cos', 'run');
+    lightCopy(runDir('a'), cos, (j) => {
+      Object.assign(j.options, { reg: 'cosreg', lambda: 2, regLayers: [2] });
+      for (const k of ['zeta', 'c0Sample', 'istarIncludePadding']) delete j.options[k];
+    });
+    const out = path.join(dir, 'istar-cosreg');
+    const r = repgeom(['compare', ...ALL, cos, '--out', out]);
+    assert.equal(r.status, 0, r.stderr);
+    const t = readJson(path.join(out, 'compare.json')).tasks[0];
+    assert.deepEqual(t.settings.regularizers, { istar: { zeta: 0.2, c0Sample: 200, istarIncludePadding: false }, cosreg: { regLayers: [2] } });
+    assert.ok(t.lambdas.some((l: { label: string }) => l.label === 'cosreg λ=2'));
+  });
+
   test('runs without a regularizer: a note for the batch IsoScore⋆ plot, which has no data', () => {
     const none = path.join(dir, 'none-run');
     train(none, ['--epochs', '1']);
@@ -328,8 +358,28 @@ describe('compare: bad inputs (one line, exit 2)', () => {
     expectUserError(repgeom(['compare', pre, '--out', out]), /pre\/run\.json: not a run of repgeom train \(command "pretrain"\); compare takes fine-tuning runs/);
     const sweep = path.join(dir, 'empty-sweep');
     fs.mkdirSync(sweep);
-    fs.writeFileSync(path.join(sweep, 'sweep.json'), '{"runs": []}');
+    fs.writeFileSync(path.join(sweep, 'sweep.json'), '{"command": "sweep", "options": {}, "runs": []}');
     expectUserError(repgeom(['compare', sweep, '--out', out]), /empty-sweep\/sweep\.json: has no list `runs`/);
+    // Not a sweep.json at all: the sweep module's reader refuses it (its wording is the sweep's).
+    fs.writeFileSync(path.join(sweep, 'sweep.json'), '{"runs": [');
+    expectUserError(repgeom(['compare', sweep, '--out', out]), /empty-sweep\/sweep\.json: /);
+  });
+
+  test('runs trained with other settings: two one-run sweeps differing only in --lr are refused, naming it', () => {
+    const [a, b] = [path.join(dir, 'lr', 'sweepA'), path.join(dir, 'lr', 'sweepB')];
+    lightCopy(runDir('a'), path.join(a, 'run'));
+    lightCopy(runDir('b'), path.join(b, 'run'), (j) => { j.options.lr = 2e-5; });
+    expectUserError(repgeom(['compare', a, b, '--out', out]),
+      /^repgeom: the sst2 runs were trained with different settings \(--lr\): --lr 0\.001 in .*lr\/sweepA\/run, 0\.00002 in .*lr\/sweepB\/run; their metrics do not pool, so compare them separately/);
+    assert.ok(!fs.existsSync(out));
+    // Each alone compares.
+    assert.equal(repgeom(['compare', b, '--out', path.join(dir, 'lr', 'cmp-b')]).status, 0);
+  });
+
+  test('the same run twice (a copy under another folder) is refused', () => {
+    const copy = path.join(dir, 'copy-of-a');
+    lightCopy(runDir('a'), copy);
+    expectUserError(repgeom(['compare', runDir('a'), copy, '--out', out]), /sweep\/a and .*copy-of-a are the same run \(istar λ=-1, seed 0, same settings\)/);
   });
 
   test('a bad --seed', () => {

@@ -178,7 +178,7 @@ describe('intrinsic-dim: bad input (one line, exit 2)', () => {
     assert.ok(!fs.existsSync(path.join(dir, 'never')), 'nothing written');
   };
   test('d ≤ 0, d beyond the parameter count, SAID with d ≤ m', () => {
-    bad(['--method', 'did', '--dims=0,16'], /--dims: d = 0 is not a positive integer/);
+    bad(['--method', 'did', '--dims=0,16'], /--dims=0,16: '0' is not an integer ≥ 1; e.g. --dims=10,100,1000$/);
     bad(['--method', 'did', '--dims=999999999'], /d = 999999999 exceeds the \d+ trainable parameters; use d ≤ \d+/);
     bad(['--method', 'said', '--dims=41,100'], /SAID needs d > m = 41 .* got d = 41; use d ≥ 42 or --method did/);
     bad(['--method', 'did', '--search', '--max-dim', '999999999'], /--max-dim 999999999 exceeds the \d+ trainable parameters/);
@@ -197,6 +197,17 @@ describe('intrinsic-dim: bad input (one line, exit 2)', () => {
     bad(['--method', 'did'], /give --dims=10,100,1000 \(a grid\) or --search/);
     bad(['--method', 'did', '--dims=16', '--lr', '0.1', '--lrs=0.1,0.2'], /--lr and --lrs exclude each other/);
   });
+  test('--dims and --lrs lists: a non-number, an empty item, a repeat (the examples are valid lists)', () => {
+    bad(['--method', 'did', '--dims=abc'], /^repgeom: --dims=abc: 'abc' is not an integer ≥ 1; e.g. --dims=10,100,1000$/);
+    bad(['--method', 'did', '--dims=16,016'], /--dims=16,016: 016 repeats 16; give each value once/);
+    bad(['--method', 'did', '--dims=16,,64'], /--dims=16,,64: an empty item; give values separated by single commas, e.g. --dims=10,100,1000$/);
+    bad(['--method', 'did', '--dims=16', '--lrs=0.01,0.01'], /--lrs=0.01,0.01: 0.01 repeats 0.01; give each value once/);
+    bad(['--method', 'did', '--dims=16', '--lrs=0.01,1e-2'], /--lrs=0.01,1e-2: 1e-2 repeats 0.01/);
+    bad(['--method', 'did', '--dims=16', '--lrs=0.01,,0.1'], /--lrs=0.01,,0.1: an empty item; give values separated by single commas, e.g. --lrs=1e-2,3e-2,1e-1$/);
+    bad(['--method', 'did', '--dims=16', '--lrs=0.01,abc'], /--lrs=0.01,abc: 'abc' is not a finite decimal number ≥ 0; e.g. --lrs=1e-2,3e-2,1e-1$/);
+    bad(['--method', 'did', '--dims=16', '--lrs=0,0.1'], /--lrs: every learning rate must be a positive number, got 0,0.1/);
+  });
+
   test('a folder made with other options, or by train', () => {
     const grid = path.join(dir, 'grid');
     assert.ok(fs.existsSync(path.join(grid, 'run.json')), 'the grid test above made it');

@@ -12,6 +12,7 @@ import { averagedLayers, buildComparison, lambdaSummaries, tasksOf } from '../sr
 import type { RunRecord } from '../src/compare/runs.js';
 import { thin } from '../src/compare/runs.js';
 import { DEFAULT_BOOTSTRAP, correlation, percentile, sampleStd } from '../src/compare/stats.js';
+import { sharedSettings } from '../src/compare/settings.js';
 import { taskSpec } from '../src/train/glue-task.js';
 import { throwsUser } from './helpers/errors.js';
 
@@ -109,8 +110,11 @@ test('Spearman and Pearson equal scipy.stats on data with ties', (t) => {
   });
 });
 
+/** run.json options of one setting (what sharedSettings compares); reg, λ and seed vary per run. */
+const OPTIONS = { model: 'models/tiny', task: 'sst2', data: 'glue/SST-2', epochs: 1, lr: 1e-3, batchSize: 32, maxLength: 16, trainLimit: 48, evalLimit: 24, evalEvery: null, logEvery: 1, saveEvery: 200 };
+
 const run = (o: Partial<RunRecord>): RunRecord => ({
-  folder: 'r', task: 'sst2', reg: 'istar', lambda: 0, seed: 0, status: 'finished', metric: 'accuracy', value: 0.5, metrics: {}, evalStep: 1,
+  folder: 'r', task: 'sst2', reg: 'istar', lambda: 0, seed: 0, options: OPTIONS, status: 'finished', metric: 'accuracy', value: 0.5, metrics: {}, evalStep: 1,
   isoscoreStar: [0.1, 0.2], twoNN: [null, 3], meanCosine: [0.9, 0.8], finalLoss: 0.7, ...o,
 });
 
@@ -137,10 +141,10 @@ describe('summaries over runs', () => {
 
   test('compare.json correlations: per layer and averaged; unfinished runs are listed and not used', () => {
     const runs = [
-      run({ folder: 'a', value: 0.1, isoscoreStar: [0.1, 0.3], twoNN: [null, 5] }),
-      run({ folder: 'b', value: 0.2, isoscoreStar: [0.2, 0.2], twoNN: [null, 6] }),
-      run({ folder: 'c', value: 0.3, isoscoreStar: [0.3, 0.5], twoNN: [null, 7] }),
-      run({ folder: 'u', value: 0.9, isoscoreStar: [0, 0], twoNN: [null, 0], status: 'unfinished' }),
+      run({ folder: 'a', seed: 0, value: 0.1, isoscoreStar: [0.1, 0.3], twoNN: [null, 5] }),
+      run({ folder: 'b', seed: 1, value: 0.2, isoscoreStar: [0.2, 0.2], twoNN: [null, 6] }),
+      run({ folder: 'c', seed: 2, value: 0.3, isoscoreStar: [0.3, 0.5], twoNN: [null, 7] }),
+      run({ folder: 'u', seed: 3, value: 0.9, isoscoreStar: [0, 0], twoNN: [null, 0], status: 'unfinished' }),
     ];
     const c = buildComparison({ version: 'v', inputs: ['x'], byTask: false, runs, bootstrap: DEFAULT_BOOTSTRAP });
     assert.deepEqual(c.unfinished, ['u']);
@@ -176,5 +180,55 @@ describe('summaries over runs', () => {
     assert.equal(kept[0], 0);
     assert.equal(kept.at(-1), 1233);
     assert.deepEqual(thin([1, 2, 3], 500), [1, 2, 3]);
+  });
+});
+
+describe('pooled runs share their training settings', () => {
+  // A run of regularizer `reg` at λ, seed, with `extra` options over OPTIONS (as run.json records them).
+  const trained = (folder: string, reg: string, lambda: number | null, seed: number, extra: Record<string, unknown> = {}): RunRecord => {
+    const own = reg === 'istar' ? { zeta: 0.2, c0Sample: 250000, istarIncludePadding: false, regLayers: null } : { regLayers: null };
+    return run({ folder, reg, lambda, seed, options: { ...OPTIONS, ...own, reg, lambda, seed, ...extra } });
+  };
+
+  test('runs that differ only in reg, λ, seed and the evaluation/log/checkpoint cadence pool; the settings are recorded', () => {
+    const runs = [
+      trained('a', 'istar', -1, 0), trained('b', 'istar', 1, 1, { evalEvery: 5, logEvery: 10, saveEvery: 3 }),
+      trained('c', 'cosreg', 1, 0), trained('d', 'none', null, 2),
+    ];
+    const s = sharedSettings(runs, 'sst2');
+    assert.deepEqual(s.options, { model: 'models/tiny', task: 'sst2', data: 'glue/SST-2', epochs: 1, lr: 1e-3, batchSize: 32, maxLength: 16, trainLimit: 48, evalLimit: 24 });
+    // Each regularizer's own options, among its runs only (CosReg's layers are not I-STAR's).
+    assert.deepEqual(s.regularizers, { istar: { zeta: 0.2, c0Sample: 250000, istarIncludePadding: false }, cosreg: { regLayers: null } });
+    const c = buildComparison({ version: 'v', inputs: ['x'], byTask: false, runs, bootstrap: DEFAULT_BOOTSTRAP });
+    assert.deepEqual(c.tasks[0].settings, s);
+  });
+
+  test('runs trained with another lr are refused, naming the option, both values and both runs', () => {
+    const runs = [trained('sweepA/r0', 'istar', 0, 0), trained('sweepA/r1', 'istar', 1, 0), trained('sweepB/r0', 'istar', 0, 1, { lr: 2e-5 })];
+    throwsUser(() => sharedSettings(runs, 'sst2'), /^the sst2 runs were trained with different settings \(--lr\): --lr 0\.001 in sweepA\/r0, 0\.00002 in sweepB\/r0; .*compare them separately/);
+    throwsUser(() => buildComparison({ version: 'v', inputs: ['x'], byTask: false, runs, bootstrap: DEFAULT_BOOTSTRAP }), /different settings \(--lr\)/);
+  });
+
+  test('every differing option is named (model, epochs, max length, limits, an I-STAR ζ among I-STAR runs)', () => {
+    const a = trained('a', 'istar', 0, 0);
+    const b = trained('b', 'istar', 1, 0, { model: 'models/other', epochs: 3, maxLength: 64, trainLimit: null, zeta: 0.5 });
+    throwsUser(() => sharedSettings([a, b], 'rte'), /\(--model, --epochs, --max-length, --train-limit, --zeta\): --model "models\/tiny" in a, "models\/other" in b;/);
+    // CosReg's layers differ between CosReg runs: refused too.
+    throwsUser(() => sharedSettings([trained('c', 'cosreg', 1, 0), trained('d', 'cosreg', 2, 0, { regLayers: [1, 2] })], 'sst2'), /\(--reg-layers\): --reg-layers null in c, \[1,2\] in d/);
+  });
+
+  test('a sweep\'s run not started (no options) is skipped; per task with --by-task, each task has its own settings', () => {
+    const planned = run({ folder: 'p', lambda: 7, seed: 3, options: null, status: 'unfinished', value: null });
+    assert.equal(sharedSettings([trained('a', 'istar', 0, 0), planned], 'sst2').options.lr, 1e-3);
+    const rte = run({ folder: 'r', task: 'rte', options: { ...OPTIONS, task: 'rte', data: 'glue/RTE', lr: 2e-5 } });
+    const c = buildComparison({ version: 'v', inputs: ['x'], byTask: true, runs: [trained('a', 'istar', 0, 0), rte], bootstrap: DEFAULT_BOOTSTRAP });
+    assert.deepEqual(c.tasks.map((t) => [t.task, t.settings.options.lr, t.settings.options.data]), [['sst2', 1e-3, 'glue/SST-2'], ['rte', 2e-5, 'glue/RTE']]);
+  });
+
+  test('the same (regularizer, λ, seed) twice is refused: it would count twice', () => {
+    throwsUser(() => sharedSettings([trained('x/a', 'istar', 1, 0), trained('x/b', 'istar', 2, 0), trained('y/a', 'istar', 1, 0)], 'sst2'),
+      /^x\/a and y\/a are the same run \(istar λ=1, seed 0, same settings\); it would count twice, so leave one out$/);
+    // The same λ and seed under another regularizer is another run.
+    assert.doesNotThrow(() => sharedSettings([trained('a', 'istar', 1, 0), trained('b', 'cosreg', 1, 0)], 'sst2'));
   });
 });

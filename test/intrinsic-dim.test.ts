@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import { Rng } from '../src/backend/rng.js';
 import { readDataset } from '../src/io/datasets.js';
 import { loadTokenizer } from '../src/models/tokenizer.js';
@@ -22,7 +22,11 @@ import { chanceScore } from '../src/intrinsic/chance.js';
 import { probesCsv, writeResultFiles } from '../src/intrinsic/outputs.js';
 import { checkSubspaceDim, makeProjection, SubspaceModel, tensorSpecs, type SubspaceSpec } from '../src/intrinsic/subspace-model.js';
 import { parsePatterns, patternMatches, selectTensors } from '../src/intrinsic/tensor-selection.js';
+import { costMessage, estimatedRuns } from '../src/intrinsic/estimate.js';
+import type { ProbeRecord } from '../src/intrinsic/outputs.js';
+import { runIntrinsicDim, type IntrinsicDimOptions, type ProbeRunner } from '../src/intrinsic/run.js';
 import { SHARED } from './helpers/fixtures.js';
+import { linearToyScore } from './helpers/linear-toy.js';
 import { throwsUser } from './helpers/errors.js';
 
 const TINY = path.resolve(SHARED, 'models', 'tiny-bert-mlm');
@@ -149,6 +153,140 @@ describe('subspace training: a step', () => {
     assert.deepEqual(timed.params, plain.params);
     plain.dispose();
     timed.dispose();
+  });
+});
+
+describe('subspace training: SAID with weight decay', () => {
+  const selected = (model: TrainableModel) => selectTensors(model.params.list, ['attention', 'classifier.*'], ['LayerNorm']);
+  async function saidModel(weightDecay: number): Promise<SubspaceModel> {
+    const model = await tinyModel(false);
+    const tensors = selected(model);
+    const sub = new SubspaceModel(model, tensors, await makeProjection(spec('said', 'fastfood'), tensorSpecs(tensors), 64, 2), { weightDecay });
+    // θ away from 0 (so decay has something to shrink); λ at its start, 1.
+    const rng = new Rng(5);
+    for (let i = 0; i < 64 - tensors.length; i++) sub.params[i] = 0.05 * rng.normal();
+    return sub;
+  }
+
+  test('a step decays θ only: λ\'s update equals the no-decay update exactly; θ shrinks by lr·wd·θ', async () => {
+    const [plain, decayed] = [await saidModel(0), await saidModel(0.5)];
+    const k = 64 - selected(plain.model).length;
+    assert.equal(decayed.projection.scalars, 64 - k);
+    const start = Float64Array.from(plain.params);
+    const batch = batchOf(plain.model, 8);
+    const lr = 0.01;
+    await plain.step(batch, lr, 1);
+    await decayed.step(batch, lr, 1);
+    assert.ok(plain.params.subarray(k).some((v) => v !== 1), 'λ moved: the comparison is not trivial');
+    assert.deepEqual([...decayed.params.subarray(k)], [...plain.params.subarray(k)]);
+    for (let i = 0; i < k; i++) {
+      // AdamW: p·(1 − lr·wd) − u against p − u, the same u (same gradient).
+      assert.ok(Math.abs(decayed.params[i] - (plain.params[i] - lr * 0.5 * start[i])) < 1e-15, `θ[${i}]: ${decayed.params[i]} vs ${plain.params[i]} − ${lr * 0.5 * start[i]}`);
+    }
+    plain.dispose(); decayed.dispose();
+  });
+
+  test('under a zero gradient, weight decay leaves every λ at exactly 1 and scales θ by 1 − lr·wd', async () => {
+    const sub = await saidModel(0.5);
+    const k = 64 - sub.projection.scalars;
+    const start = Float64Array.from(sub.params);
+    sub.grad.fill(0);
+    sub.optimizer.update(0.1);
+    assert.deepEqual([...sub.params.subarray(k)], new Array(64 - k).fill(1));
+    for (let i = 0; i < k; i++) assert.equal(sub.params[i], start[i] * (1 - 0.1 * 0.5));
+    sub.dispose();
+  });
+});
+
+describe('the cost estimate', () => {
+  const record = (d: number, seed: number): ProbeRecord => ({ d, seed, score: 0.5, lr: 0.01, lrScores: [], steps: 10, seconds: 1 });
+
+  test('a grid: exactly dims × seeds × lrs probe runs, less the finished (d, seed) probes × lrs', () => {
+    const grid = { dims: [10, 100, 1000], seedsPerProbe: 3, lrs: [0.01, 0.03], tolerance: 0.1 };
+    assert.equal(estimatedRuns(grid, 1, 1000, []), 18);
+    assert.equal(estimatedRuns(grid, 1, 1000, [record(10, 0), record(10, 1), record(10, 2), record(100, 0)]), 10);
+    assert.equal(estimatedRuns(grid, 1, 1000, [0, 1, 2].flatMap((s) => [10, 100, 1000].map((d) => record(d, s)))), 0);
+  });
+
+  test('a search: half the ladder plus the bisection steps, per seed and lr', () => {
+    const search = { dims: null, seedsPerProbe: 3, lrs: [0.01], tolerance: 0.1 };
+    // Ladder 1, 2, …, 512, 1000: ⌈log2 1000⌉ + 1 = 11 rungs, about half probed; bisection from a
+    // factor 2 to 1.1: ⌈log2(ln 2 / ln 1.1)⌉ = ⌈log2 7.27⌉ = 3 steps. ⌈5.5 + 3⌉ = 9 d × 3 seeds.
+    assert.equal(estimatedRuns(search, 1, 1000, []), 27);
+    // (On min(d/50, 1) the search probes 10 d: 1, 2, 4, …, 64, 45, 54, 49; test/subspace.test.ts.)
+    // Tolerance 0 bisects to single d: ⌈log2(1000 / 2)⌉ = 9 steps; ⌈5.5 + 9⌉ = 15 d, 2 lrs each.
+    assert.equal(estimatedRuns({ ...search, seedsPerProbe: 1, lrs: [0.01, 0.1], tolerance: 0 }, 1, 1000, []), 30);
+    // Finished probes count off; never below 0.
+    assert.equal(estimatedRuns(search, 1, 1000, [record(1, 0), record(1, 1)]), 25);
+    assert.equal(estimatedRuns(search, 1000, 1000, Array.from({ length: 40 }, (_, i) => record(1000, i))), 0);
+  });
+
+  test('the message: runs × steps × seconds per step, and the baseline\'s', () => {
+    assert.equal(costMessage(27, 190, { subspaceStepSeconds: 0.25, baselineStepSeconds: 0.08 }),
+      'about 27 probe runs × 190 steps × 0.25 s ≈ 21.4 min (+ baseline 190 steps × 0.08 s ≈ 15 s)');
+    assert.equal(costMessage(4, 10, { subspaceStepSeconds: 0.5, baselineStepSeconds: null }), 'about 4 probe runs × 10 steps × 0.50 s ≈ 20 s');
+  });
+});
+
+describe('the intrinsic-dim driver on a known answer (a probe runner of exact scores)', () => {
+  // The real driver on the tiny model and SST-2 (the folder, the cost estimate's timing step, the
+  // search, the decision, resume); only the probes are replaced by a known score function.
+  const options = (o: Partial<IntrinsicDimOptions>): IntrinsicDimOptions => ({
+    model: TINY, task: 'sst2', data: SST2, method: 'did', projection: 'fastfood', publicCodeSizing: false, gradientScaleOneOverL: false,
+    dims: null, search: true, seedsPerProbe: 1, epochs: 1, trainLimit: 8, evalLimit: 32, maxLength: 16, batchSize: 8,
+    lrs: [0.01], baselineLr: 1e-4, baseline: 1, include: null, exclude: ['word_embeddings'], minDim: null, maxDim: 1000, tolerance: 0,
+    schedule: 'constant', maxGradNorm: 1, subspaceWeightDecay: 0, threads: 1, ...o,
+  });
+  const env = { version: '0.0.0-test' };
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'repgeom-id-driver-'));
+  after(() => fs.rmSync(root, { recursive: true, force: true }));
+  /** A probe runner scoring (d, seed) by `score`, counting its calls; it throws at call `failAt` (a killed run). */
+  const runner = (score: (d: number, seed: number) => number, failAt = Infinity) => {
+    const calls: [number, number][] = [];
+    const probe: ProbeRunner = async (_ctx, d, seed) => {
+      if (calls.length + 1 === failAt) throw new Error('killed');
+      calls.push([d, seed]);
+      return { score: score(d, seed), steps: 1, seconds: 0, finalLoss: 0 };
+    };
+    return { probe, calls };
+  };
+
+  test('the expected curve min(d/50, 1), one seed, tolerance 0: the ladder, then bisection, d90 = 46 (strict)', async () => {
+    const { probe, calls } = runner((d) => Math.min(d / 50, 1));
+    const out = path.join(root, 'curve');
+    const r = await runIntrinsicDim(options({}), out, env, {}, probe);
+    assert.equal(r.status, 'finished');
+    assert.deepEqual(calls.map(([d]) => d), [1, 2, 4, 8, 16, 32, 64, 45, 54, 49, 47, 46]);
+    assert.equal(r.result!.d90, 46);
+    assert.equal(r.result!.threshold, 0.9);
+    assert.equal(JSON.parse(fs.readFileSync(path.join(out, 'result.json'), 'utf8')).d90, 46);
+  });
+
+  test('n = 50 random linear constraints, exact least squares in a dense Gaussian subspace, 10 seeds: d90 = 46; killed mid-bisection and rerun, the same result', async () => {
+    const score = (d: number, seed: number) => linearToyScore(50, 1000, seed, d);
+    const whole = runner(score);
+    const r = await runIntrinsicDim(options({ seedsPerProbe: 10 }), path.join(root, 'toy'), env, {}, whole.probe);
+    // The mean over 10 instances is within 0.05 of d/50 (test/subspace.test.ts): the search takes
+    // the expected curve's path and lands on its answer.
+    const d90 = r.result!.d90!;
+    assert.equal(d90, 46);
+    const ds = [...new Set(whole.calls.map(([d]) => d))];
+    assert.deepEqual(ds, [1, 2, 4, 8, 16, 32, 64, 45, 54, 49, 47, 46]);
+    for (const d of ds) assert.equal(whole.calls.filter(([x]) => x === d).length, 10, `every probed d has all 10 seeds (d = ${d})`);
+
+    // Killed at probe 85 (the 2nd bisection d, seed 4): 84 probes kept; the same call finishes the
+    // half-probed d first and ends where the whole run did.
+    const out = path.join(root, 'toy-killed');
+    const killed = runner(score, 85);
+    await assert.rejects(runIntrinsicDim(options({ seedsPerProbe: 10 }), out, env, {}, killed.probe), /killed/);
+    assert.equal(fs.readFileSync(path.join(out, 'probes.jsonl'), 'utf8').trim().split('\n').length, 84);
+    assert.ok(!fs.existsSync(path.join(out, 'result.json')));
+    const rest = runner(score);
+    const resumed = await runIntrinsicDim(options({ seedsPerProbe: 10 }), out, env, {}, rest.probe);
+    assert.deepEqual(rest.calls, whole.calls.slice(84), 'no probe runs twice; the rest in the same order');
+    assert.equal(resumed.result!.d90, d90);
+    assert.deepEqual(resumed.result!.interval, r.result!.interval);
+    assert.deepEqual(resumed.result!.probes, r.result!.probes);
   });
 });
 

@@ -17,6 +17,7 @@ import { bootstrapD90, decideD90, isotonicIncreasing, nextSearchProbe, scoreCurv
 import { fillSigns, streamRng, streamSeed } from '../src/subspace/random.js';
 import { Rng } from '../src/backend/rng.js';
 import { throwsUser } from './helpers/errors.js';
+import { column, dot, linearToyScore, subspaceScore } from './helpers/linear-toy.js';
 
 const popcount = (x: number) => { let c = 0; for (; x; x &= x - 1) c++; return c; };
 const sylvester = (i: number, j: number) => (popcount(i & j) % 2 ? -1 : 1);
@@ -25,23 +26,6 @@ function randomVector(n: number, seed: number): Float64Array {
   const v = new Float64Array(n);
   new Rng(seed).fillNormal(v);
   return v;
-}
-
-function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += a[i] * b[i];
-  return s;
-}
-
-/** Column j of a projection (all tensors concatenated): P e_j, float64. */
-function column(p: SubspaceProjection, j: number): Float64Array {
-  const e = new Float64Array(p.d);
-  e[j] = 1;
-  const parts = p.project(e);
-  const out = new Float64Array(parts.reduce((s, t) => s + t.length, 0));
-  let at = 0;
-  for (const t of parts) { out.set(t, at); at += t.length; }
-  return out;
 }
 
 describe('random draws', () => {
@@ -460,17 +444,6 @@ describe('least squares', () => {
   });
 });
 
-/** Score 1 − min loss(d)/loss(0) of the loss ‖A θ − b‖², θ = P θ_d, minimised exactly within the subspace. */
-function subspaceScore(a: Float64Array, n: number, b: Float64Array, p: SubspaceProjection): number {
-  const D = a.length / n, d = p.d;
-  const m = new Float64Array(n * d);
-  for (let j = 0; j < d; j++) {
-    const c = column(p, j);
-    for (let i = 0; i < n; i++) { let s = 0; for (let k = 0; k < D; k++) s += a[i * D + k] * c[k]; m[i * d + j] = s; }
-  }
-  return 1 - leastSquares(m, n, d, b).residual / dot(b, b);
-}
-
 describe('known answers of the intrinsic dimension (RESEARCH.md §5)', () => {
   const groups: TensorSpec[] = Array.from({ length: 10 }, (_, k) => ({ name: `group${k + 1}`, size: 100 }));
   // Group k sums to k: A is 10 × 1000 (row k sums group k), b = (1, …, 10).
@@ -498,11 +471,7 @@ describe('known answers of the intrinsic dimension (RESEARCH.md §5)', () => {
     const n = 50, D = 1000;
     const probes: Probe[] = [];
     for (let seed = 0; seed < 10; seed++) {
-      const a = new Float64Array(n * D);
-      streamRng(1000 + seed, 0).fillNormal(a);
-      const target = new Float64Array(n);
-      streamRng(2000 + seed, 0).fillNormal(target);
-      for (let d = 40; d <= 52; d++) probes.push({ d, seed, score: subspaceScore(a, n, target, createProjection([{ name: 'w', size: D }], d, { mode: 'dense', seed: seed * 100 + d })) });
+      for (let d = 40; d <= 52; d++) probes.push({ d, seed, score: linearToyScore(n, D, seed, d) });
     }
     const curve = scoreCurve(probes);
     for (const p of curve) assert.ok(Math.abs(p.mean - p.d / n) < 0.05, `d = ${p.d}: mean score ${p.mean}, expected ≈ ${p.d / n}`);

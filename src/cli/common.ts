@@ -92,12 +92,13 @@ export function checkRepeatedFlags(argv: readonly string[]): void {
 /**
  * A list flag's values ("-5,-1,0" after `=`), each parsed strictly as `spec` says, with its text
  * kept as written (run folders are named by it, so λ = 1e-3 never becomes 0.001000000001). An
- * empty list, an empty item and a value given twice (1 and 1.0 alike) are refused.
+ * empty list, an empty item and a value given twice (1 and 1.0 alike) are refused. `example` is
+ * a valid list for the fix in messages (default 0,1,2 for integers, -1,0,1 otherwise).
  */
-export function parseNumberList(text: unknown, flag: string, spec: NumberSpec): { value: number; text: string }[] {
+export function parseNumberList(text: unknown, flag: string, spec: NumberSpec, example = spec.integer ? '0,1,2' : '-1,0,1'): { value: number; text: string }[] {
   if (Array.isArray(text)) throw new UserError(`${flag} is given ${text.length} times; give it once, as one comma list`);
   const raw = String(text ?? '').trim();
-  const example = `e.g. ${flag}=${spec.integer ? '0,1,2' : '-1,0,1'}`;
+  example = `e.g. ${flag}=${example}`;
   if (raw === '') throw new UserError(`${flag} is empty; give a comma list after '=', ${example}`);
   const items = raw.split(',').map((s) => s.trim());
   const seen = new Map<number, string>();
@@ -107,7 +108,7 @@ export function parseNumberList(text: unknown, flag: string, spec: NumberSpec): 
     try {
       value = parseNumberFlag(item, flag, spec);
     } catch {
-      const what = spec.integer ? `an integer${spec.min !== undefined ? ` ≥ ${spec.min}` : ''}${spec.below !== undefined ? ` below ${spec.below}` : ''}` : 'a finite decimal number';
+      const what = spec.integer ? `an integer${spec.min !== undefined ? ` ≥ ${spec.min}` : ''}${spec.below !== undefined ? ` below ${spec.below}` : ''}` : `a finite decimal number${spec.min !== undefined ? ` ≥ ${spec.min}` : ''}`;
       throw new UserError(`${flag}=${raw}: '${item}' is not ${what}; ${example}`);
     }
     const first = seen.get(value);

@@ -4,7 +4,6 @@
  * runs.csv and index.html.
  */
 import type { Argv, ArgumentsCamelCase, CommandModule } from 'yargs';
-import { planFolderOutput } from '../io/safe-output.js';
 import { VERSION, numberOption } from './common.js';
 
 interface CompareArgs { inputs: string[]; byTask: boolean; out: string; seed: number }
@@ -18,21 +17,9 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
     .option('out', { type: 'string', default: 'repgeom-compare', describe: 'compare folder (created; an earlier compare folder is replaced)' })
     .option('seed', numberOption('seed', { integer: true, min: 0, below: 2 ** 32, default: 0, describe: "seed of the bootstrap intervals' resamples" })) as unknown as Argv<CompareArgs>,
   handler: async (argv: ArgumentsCamelCase<CompareArgs>) => {
-    const inputs = (argv.inputs ?? []).map(String);
-    const { runFoldersOf, readRun } = await import('../compare/runs.js');
-    const { buildComparison, tasksOf } = await import('../compare/model.js');
-    const { DEFAULT_BOOTSTRAP } = await import('../compare/stats.js');
-    const refs = runFoldersOf(inputs);
-    const loaded = refs.map(readRun);
-    const runs = loaded.map((l) => l.record);
-    tasksOf(runs, argv.byTask);
-    const { checkOutsideInputs, whyNotCompareFolder, writeCompareFolder } = await import('../compare/write.js');
-    const folders = [...inputs, ...refs.map((r) => r.folder)];
-    checkOutsideInputs(argv.out, folders);
-    const plan = planFolderOutput(argv.out, '--out', { folders }, whyNotCompareFolder);
-    const comparison = buildComparison({ version: VERSION, inputs, byTask: argv.byTask, runs, bootstrap: { ...DEFAULT_BOOTSTRAP, seed: argv.seed } });
-    await writeCompareFolder(plan, comparison, new Map(loaded.map((l) => [l.record.folder, l.curve])));
+    const { runCompare } = await import('../compare/run.js');
     const { summaryText } = await import('../compare/summary.js');
+    const { comparison } = await runCompare((argv.inputs ?? []).map(String), argv.out, { byTask: argv.byTask, seed: argv.seed, version: VERSION });
     process.stdout.write(summaryText(comparison, argv.out));
   },
 };

@@ -2,7 +2,7 @@
 import * as os from 'node:os';
 import type { Argv, ArgumentsCamelCase, CommandModule } from 'yargs';
 import { UserError } from '../errors.js';
-import { VERSION, numberOption, parseIntegerList, parseNumberFlag } from './common.js';
+import { VERSION, numberOption, parseNumberList } from './common.js';
 import { createProgress } from './progress.js';
 import { interruptedStatus } from './run-progress.js';
 import type { IntrinsicDimOptions } from '../intrinsic/run.js';
@@ -13,13 +13,6 @@ interface IntrinsicArgs {
   epochs: number; trainLimit?: number; evalLimit?: number; maxLength: number; batchSize: number;
   lr?: number; lrs?: string; baselineLr: number; baseline?: number; include?: string; exclude?: string;
   minDim?: number; maxDim?: number; tolerance: number; threads?: number; schedule: string; maxGradNorm: number; subspaceWeightDecay: number; quiet: boolean;
-}
-
-function parseLrs(text: string): number[] {
-  return String(text).split(',').map((p) => parseNumberFlag(p.trim(), '--lrs', { min: 0, example: 0.01 })).map((lr) => {
-    if (lr <= 0) throw new UserError(`--lrs: every learning rate must be above 0, got ${lr}; e.g. --lrs=1e-2,3e-2,1e-1`);
-    return lr;
-  });
 }
 
 export const intrinsicDimCommand: CommandModule<object, IntrinsicArgs> = {
@@ -53,7 +46,7 @@ export const intrinsicDimCommand: CommandModule<object, IntrinsicArgs> = {
     .option('tolerance', numberOption('tolerance', { min: 0, default: 0.1, describe: 'search: stop when the bracket hi/lo ≤ 1 + tolerance' }))
     .option('schedule', { type: 'string', choices: ['linear', 'constant'], default: 'linear', describe: 'learning-rate schedule (probes and baseline)' })
     .option('max-grad-norm', numberOption('max-grad-norm', { min: 0, default: 1, describe: 'gradient clipping of θ_d (and of the baseline; 0 = off)' }))
-    .option('subspace-weight-decay', numberOption('subspace-weight-decay', { min: 0, default: 0, describe: 'AdamW weight decay on θ_d' }))
+    .option('subspace-weight-decay', numberOption('subspace-weight-decay', { min: 0, default: 0, describe: 'AdamW weight decay on θ_d (not on SAID\u2019s λ scalars, which start at 1)' }))
     .option('quiet', { type: 'boolean', default: false, describe: 'no progress output' }) as unknown as Argv<IntrinsicArgs>,
   handler: async (argv: ArgumentsCamelCase<IntrinsicArgs>) => {
     const { parsePatterns } = await import('../intrinsic/tensor-selection.js');
@@ -61,9 +54,9 @@ export const intrinsicDimCommand: CommandModule<object, IntrinsicArgs> = {
       model: argv.model, task: argv.task, data: argv.data,
       method: argv.method as IntrinsicDimOptions['method'], projection: argv.projection as IntrinsicDimOptions['projection'],
       publicCodeSizing: argv.publicCodeSizing, gradientScaleOneOverL: argv.gradientScaleOneOverL,
-      dims: argv.dims === undefined ? null : parseIntegerList(argv.dims, '--dims'), search: argv.search, seedsPerProbe: argv.seedsPerProbe,
+      dims: argv.dims === undefined ? null : parseNumberList(argv.dims, '--dims', { integer: true, min: 1 }, '10,100,1000').map((v) => v.value), search: argv.search, seedsPerProbe: argv.seedsPerProbe,
       epochs: argv.epochs, trainLimit: argv.trainLimit ?? null, evalLimit: argv.evalLimit ?? null, maxLength: argv.maxLength, batchSize: argv.batchSize,
-      lrs: argv.lrs === undefined ? [argv.lr ?? 1e-2] : parseLrs(argv.lrs), baselineLr: argv.baselineLr, baseline: argv.baseline ?? null,
+      lrs: argv.lrs === undefined ? [argv.lr ?? 1e-2] : parseNumberList(argv.lrs, '--lrs', { min: 0 }, '1e-2,3e-2,1e-1').map((v) => v.value), baselineLr: argv.baselineLr, baseline: argv.baseline ?? null,
       include: argv.include === undefined ? null : parsePatterns(argv.include, '--include'),
       exclude: argv.exclude === undefined ? [] : parsePatterns(argv.exclude, '--exclude'),
       minDim: argv.minDim ?? null, maxDim: argv.maxDim ?? null, tolerance: argv.tolerance, schedule: argv.schedule as IntrinsicDimOptions['schedule'],

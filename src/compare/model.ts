@@ -6,6 +6,7 @@
  */
 import { UserError } from '../errors.js';
 import type { CurvePoint, RunRecord } from './runs.js';
+import { sharedSettings, type SharedSettings } from './settings.js';
 import { MIN_RUNS, correlation, mean, sampleStd, type BootstrapSettings, type Correlation, type CorrelationKind } from './stats.js';
 
 /** The geometry measures correlated with the task metric. */
@@ -39,6 +40,8 @@ export type Correlations = Record<GeometryMeasure, MeasureCorrelations>;
 export interface TaskComparison {
   task: string;
   metric: string;
+  /** The training settings every run of the task shares (checked: runs that differ are refused). */
+  settings: SharedSettings;
   finishedRuns: number;
   unfinishedRuns: number;
   lambdas: LambdaSummary[];
@@ -75,6 +78,7 @@ export function tasksOf(runs: readonly RunRecord[], byTask: boolean): string[] {
   return tasks;
 }
 
+/** Refuses runs of several tasks without --by-task, and runs of one task trained with other settings (settings.ts). */
 export function buildComparison(input: { version: string; inputs: string[]; byTask: boolean; runs: RunRecord[]; bootstrap: BootstrapSettings }): Comparison {
   const tasks = tasksOf(input.runs, input.byTask);
   return {
@@ -90,10 +94,12 @@ export function buildComparison(input: { version: string; inputs: string[]; byTa
 }
 
 function compareTask(task: string, runs: RunRecord[], bootstrap: BootstrapSettings): TaskComparison {
+  const settings = sharedSettings(runs, task);
   const finished = runs.filter((r) => r.status === 'finished' && r.value !== null);
   return {
     task,
     metric: runs[0].metric,
+    settings,
     finishedRuns: runs.filter((r) => r.status === 'finished').length,
     unfinishedRuns: runs.filter((r) => r.status !== 'finished').length,
     lambdas: lambdaSummaries(runs),

@@ -22,12 +22,24 @@ export async function comparePage(c: Comparison, curves: Curves): Promise<string
     ['repgeom', escapeHtml(c.version)],
     ['inputs', c.inputs.map((i) => `<code>${escapeHtml(i)}</code>`).join(' ')],
     ['runs', `${c.runs.length} (${c.runs.length - c.unfinished.length} finished)`],
+    ['settings', c.tasks.map((t) => settingsHtml(t, c.tasks.length > 1)).join('<br>')],
     ['bootstrap', escapeHtml(`${c.bootstrap.resamples} resamples of runs, seed ${c.bootstrap.seed}, ${c.bootstrap.level * 100}% percentile interval`)],
   ]);
   return htmlPage({
     title: `repgeom compare: ${c.tasks.map((t) => t.task).join(', ')}`, version: c.version, header, main: sections.join('\n'),
     footer: `Made by repgeom ${escapeHtml(c.version)} on ${escapeHtml(c.created)}; numbers in full precision are in <code>compare.json</code> and <code>runs.csv</code> next to this page.`,
   });
+}
+
+/** The shared training settings a reader needs first (model, lr, epochs); the rest is in compare.json. */
+function settingsHtml(t: TaskComparison, named: boolean): string {
+  const o = t.settings.options;
+  const shown = (v: unknown) => (v === undefined ? '—' : escapeHtml(String(v)));
+  const parts = [`model <code>${shown(o.model)}</code>`, `lr ${shown(o.lr)}`, `epochs ${shown(o.epochs)}`];
+  for (const [key, label] of [['batchSize', 'batch size'], ['maxLength', 'max length'], ['trainLimit', 'train limit'], ['evalLimit', 'eval limit']] as const) {
+    if (o[key] !== undefined && o[key] !== null) parts.push(`${label} ${shown(o[key])}`);
+  }
+  return `${named ? `${escapeHtml(t.task)}: ` : ''}${parts.join(', ')}`;
 }
 
 function runsTable(runs: readonly RunRecord[]): string {

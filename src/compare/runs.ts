@@ -1,17 +1,18 @@
 /**
  * The runs `repgeom compare` reads: run folders made by `repgeom train`, and sweep folders
  * (sweep.json's `runs[].folder`, relative to the sweep folder; without sweep.json, the run folders
- * directly inside). Of each run: run.json's options, the last line of eval.jsonl (the final
- * evaluation of a finished run) and log.jsonl's loss and batch IsoScore⋆ per step.
+ * directly inside). Of each run: all of run.json's options (pooled runs must agree on them), the
+ * last line of eval.jsonl (the final evaluation of a finished run) and log.jsonl's loss and batch
+ * IsoScore⋆ per step.
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import { UserError } from '../errors.js';
 import { readTextFileSync } from '../io/file-io.js';
 import { taskSpec, TRAIN_TASKS, type TaskMetricName } from '../train/glue-task.js';
-import { RUN_JSON, isFinishedRun } from '../train/run-folder.js';
+import { RUN_JSON, isFinishedRun, lastEvaluation, readRunFileLines } from '../train/run-folder.js';
+import { SWEEP_JSON, readSweepFile } from '../train/sweep-folder.js';
 
-export const SWEEP_JSON = 'sweep.json';
 /** Training-curve points kept per run for the page (evenly spaced steps, first and last kept). */
 export const MAX_CURVE_POINTS = 500;
 
@@ -23,6 +24,8 @@ export interface RunRecord {
   /** null under --reg none. */
   lambda: number | null;
   seed: number;
+  /** run.json's options (every train option that shapes the run); null for a sweep's run not started. */
+  options: Record<string, unknown> | null;
   status: 'finished' | 'unfinished';
   /** The task's primary metric and its value in the last evaluation (null before one). */
   metric: TaskMetricName;
@@ -67,29 +70,26 @@ function runFoldersOfOne(input: string): RunRef[] {
   if (!existsSync(input)) throw new UserError(`${input}: no such folder; give a run folder (from repgeom train) or a sweep folder`);
   if (!statSync(input).isDirectory()) throw new UserError(`${input}: is a file; give a run folder (from repgeom train) or a sweep folder`);
   if (existsSync(join(input, RUN_JSON))) return [{ folder: input, planned: null }];
-  const sweepJson = join(input, SWEEP_JSON);
-  if (existsSync(sweepJson)) return sweepRunFolders(input, sweepJson);
+  if (existsSync(join(input, SWEEP_JSON))) return sweepRunFolders(input);
   const runs = readdirSync(input).sort().map((name) => join(input, name))
     .filter((d) => statSync(d, { throwIfNoEntry: false })?.isDirectory() && existsSync(join(d, RUN_JSON)));
   if (runs.length === 0) throw new UserError(`${input}: not a run folder (no ${RUN_JSON}) nor a sweep folder (no ${SWEEP_JSON}, no run folders inside); give folders made by repgeom train or repgeom sweep`);
   return runs.map((folder) => ({ folder, planned: null }));
 }
 
-function sweepRunFolders(dir: string, sweepJson: string): RunRef[] {
-  const sweep = parseJson(sweepJson) as { runs?: unknown; options?: Record<string, unknown> } | null;
-  const runs = sweep?.runs;
-  if (!Array.isArray(runs) || runs.length === 0) throw new UserError(`${sweepJson}: has no list \`runs\`; give a sweep folder written by repgeom sweep`);
-  return runs.map((r, i) => {
-    const entry = (typeof r === 'object' && r !== null ? r : {}) as Record<string, unknown>;
-    const folder = entry.folder;
+/** A sweep's runs through the sweep module's reader of sweep.json (the one parser of that file). */
+function sweepRunFolders(dir: string): RunRef[] {
+  const sweepJson = join(dir, SWEEP_JSON);
+  const { runs } = readSweepFile(dir);
+  if (runs.length === 0) throw new UserError(`${sweepJson}: has no list \`runs\`; give a sweep folder written by repgeom sweep`);
+  return runs.map((entry, i) => {
+    const folder: unknown = entry?.folder;
     if (typeof folder !== 'string' || folder === '') throw new UserError(`${sweepJson}: runs[${i}] has no \`folder\`; give a sweep folder written by repgeom sweep`);
     const path = isAbsolute(folder) ? folder : join(dir, folder);
     if (existsSync(join(path, RUN_JSON))) return { folder: path, planned: null };
     // Not started yet: listed as unfinished with what sweep.json plans for it.
-    const task = entry.task ?? sweep?.options?.task;
-    if (typeof task !== 'string') throw new UserError(`${path}: runs[${i}] of ${sweepJson} has not started (no ${RUN_JSON}) and sweep.json names no task for it; start it, or compare the run folders that exist`);
-    const reg = String(entry.reg ?? sweep?.options?.reg ?? 'none');
-    return { folder: path, planned: { task, reg, lambda: numberOrNull(entry.lambda), seed: Number(entry.seed ?? 0) } };
+    if (typeof entry.task !== 'string') throw new UserError(`${path}: runs[${i}] of ${sweepJson} has not started (no ${RUN_JSON}) and sweep.json names no task for it; start it, or compare the run folders that exist`);
+    return { folder: path, planned: { task: entry.task, reg: String(entry.reg ?? 'none'), lambda: numberOrNull(entry.lambda), seed: Number(entry.seed ?? 0) } };
   });
 }
 
@@ -102,33 +102,7 @@ function parseJson(path: string): unknown {
   }
 }
 
-/**
- * Every JSON line of a run file (blank lines skipped); a line that is not a JSON object is a
- * damaged file, named with its line number (compare must not guess around it).
- */
-function jsonLines(path: string): { line: number; row: Record<string, unknown> }[] {
-  if (!existsSync(path)) return [];
-  const out: { line: number; row: Record<string, unknown> }[] = [];
-  readTextFileSync(path).split('\n').forEach((text, i) => {
-    if (!text.trim()) return;
-    let row: unknown;
-    try {
-      row = JSON.parse(text);
-    } catch {
-      throw new UserError(`${path}: line ${i + 1} is not JSON; the run's file is damaged: rerun the run into a new folder or leave ${dirname(path)} out`);
-    }
-    if (typeof row !== 'object' || row === null || Array.isArray(row)) throw new UserError(`${path}: line ${i + 1} is not a JSON object; the run's file is damaged: rerun the run or leave it out`);
-    out.push({ line: i + 1, row: row as Record<string, unknown> });
-  });
-  return out;
-}
-
 const numberOrNull = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
-
-function perLayer(v: unknown, path: string, line: number, key: string): (number | null)[] {
-  if (!Array.isArray(v)) throw new UserError(`${path}: line ${line} has no list \`${key}\` (one value per layer); the file is damaged or not from repgeom train`);
-  return v.map(numberOrNull);
-}
 
 /** Read one run folder (a sweep's run that has not started: its planned options, no values). */
 export function readRun(ref: RunRef): LoadedRun {
@@ -136,7 +110,7 @@ export function readRun(ref: RunRef): LoadedRun {
   if (planned) {
     if (!(TRAIN_TASKS as readonly string[]).includes(planned.task)) throw new UserError(`${folder}: the sweep plans unknown task ${JSON.stringify(planned.task)}; compare takes runs of ${TRAIN_TASKS.join(', ')}`);
     const record: RunRecord = {
-      folder, ...planned, status: 'unfinished', metric: taskSpec(planned.task).primaryMetric, value: null, metrics: {}, evalStep: null,
+      folder, ...planned, options: null, status: 'unfinished', metric: taskSpec(planned.task).primaryMetric, value: null, metrics: {}, evalStep: null,
       isoscoreStar: [], twoNN: [], meanCosine: [], finalLoss: null,
     };
     return { record, curve: [] };
@@ -144,35 +118,25 @@ export function readRun(ref: RunRef): LoadedRun {
   const runJsonPath = join(folder, RUN_JSON);
   const run = parseJson(runJsonPath) as { command?: unknown; seed?: unknown; options?: Record<string, unknown> } | null;
   const o = run?.options;
-  if (run?.command !== 'train' || typeof o !== 'object' || o === null) {
+  if (run?.command !== 'train' || typeof o !== 'object' || o === null || Array.isArray(o)) {
     throw new UserError(`${runJsonPath}: not a run of repgeom train (command ${JSON.stringify(run?.command ?? null)}); compare takes fine-tuning runs`);
   }
   const task = String(o.task);
   if (!(TRAIN_TASKS as readonly string[]).includes(task)) throw new UserError(`${runJsonPath}: unknown task ${JSON.stringify(o.task)}; compare takes runs of ${TRAIN_TASKS.join(', ')}`);
   const metric = taskSpec(task).primaryMetric;
-  const evalPath = join(folder, 'eval.jsonl');
-  const evals = jsonLines(evalPath);
-  const last = evals.at(-1);
+  const last = lastEvaluation(folder);
   const status = isFinishedRun(folder) ? 'finished' : 'unfinished';
+  const evalPath = join(folder, 'eval.jsonl');
   if (status === 'finished' && !last) throw new UserError(`${evalPath}: a finished run without an evaluation; the run folder is damaged: rerun it or leave ${folder} out`);
-  const metrics: Record<string, number | null> = {};
-  let isoscoreStar: (number | null)[] = [], twoNN: (number | null)[] = [], meanCosine: (number | null)[] = [];
-  if (last) {
-    const m = last.row.metrics;
-    if (typeof m !== 'object' || m === null) throw new UserError(`${evalPath}: line ${last.line} has no \`metrics\`; the file is damaged or not from repgeom train`);
-    for (const [k, v] of Object.entries(m)) metrics[k] = numberOrNull(v);
-    if (status === 'finished' && !(metric in metrics)) throw new UserError(`${evalPath}: line ${last.line} has no \`${metric}\`, the primary metric of ${task}; the file is damaged or not from repgeom train`);
-    isoscoreStar = perLayer(last.row.isoscoreStar, evalPath, last.line, 'isoscoreStar');
-    twoNN = perLayer(last.row.twoNN, evalPath, last.line, 'twoNN');
-    meanCosine = perLayer(last.row.meanCosine, evalPath, last.line, 'meanCosine');
-  }
-  const log = jsonLines(join(folder, 'log.jsonl'));
+  if (last && status === 'finished' && !(metric in last.metrics)) throw new UserError(`${evalPath}: line ${last.line} has no \`${metric}\`, the primary metric of ${task}; the file is damaged or not from repgeom train`);
+  const log = readRunFileLines(join(folder, 'log.jsonl'));
   const curve = thin(log.map(({ row }) => ({ step: Number(row.step), loss: numberOrNull(row.loss), isoscoreStarBatch: numberOrNull(row.isoscoreStarBatch) }))
     .filter((p) => Number.isFinite(p.step)), MAX_CURVE_POINTS);
   const record: RunRecord = {
-    folder, task, reg: String(o.reg ?? 'none'), lambda: numberOrNull(o.lambda), seed: Number(o.seed ?? run.seed ?? 0), status,
-    metric, value: metrics[metric] ?? null, metrics, evalStep: last ? numberOrNull(last.row.step) : null,
-    isoscoreStar, twoNN, meanCosine, finalLoss: log.length ? numberOrNull(log.at(-1)!.row.loss) : null,
+    folder, task, reg: String(o.reg ?? 'none'), lambda: numberOrNull(o.lambda), seed: Number(o.seed ?? run.seed ?? 0), options: o, status,
+    metric, value: last?.metrics[metric] ?? null, metrics: last?.metrics ?? {}, evalStep: last?.step ?? null,
+    isoscoreStar: last?.isoscoreStar ?? [], twoNN: last?.twoNN ?? [], meanCosine: last?.meanCosine ?? [],
+    finalLoss: log.length ? numberOrNull(log.at(-1)!.row.loss) : null,
   };
   return { record, curve };
 }

@@ -14,6 +14,8 @@ export function summaryText(c: Comparison, out: string): string {
   const lines: string[] = [];
   for (const t of c.tasks) {
     lines.push(`${t.task} (${t.metric}, ${t.finishedRuns} finished run${t.finishedRuns === 1 ? '' : 's'}):`);
+    const o = t.settings.options;
+    if (Object.keys(o).length > 0) lines.push(`  settings: model ${o.model}, lr ${o.lr}, epochs ${o.epochs}`);
     for (const l of t.lambdas) lines.push(`  ${l.label.padEnd(12)} ${f(l.mean)} ± ${f(l.std)}  (n = ${l.n})`);
     for (const m of ['isoscoreStar', 'twoNN'] as const) {
       const name = m === 'isoscoreStar' ? 'IsoScore⋆' : 'TwoNN';

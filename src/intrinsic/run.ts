@@ -20,13 +20,13 @@ import { TrainableModel } from '../models/trainable.js';
 import { bootstrapD90, decideD90, nextSearchProbe, type Probe } from '../subspace/d90.js';
 import type { ProjectionMode } from '../subspace/projection.js';
 import { batchCount } from '../train/batches.js';
-import { RUN_JSON, differingOptions, prepareRunFolder, writeJson, writeJsonLines } from '../train/run-folder.js';
+import { RUN_JSON, differingOptions, lastEvaluation, prepareRunFolder, writeJson, writeJsonLines } from '../train/run-folder.js';
 import { readTaskInputs, runTraining, type TrainOptions } from '../train/run.js';
 import type { ScheduleKind } from '../train/schedule.js';
 import { chanceScore } from './chance.js';
 import { costMessage, estimatedRuns, timeSteps } from './estimate.js';
 import { readProbeRecords, writeResultFiles, type IntrinsicResult } from './outputs.js';
-import { runProbe, type ProbeContext } from './probe.js';
+import { primaryScore, runProbe, type ProbeContext } from './probe.js';
 import { checkSubspaceDim, tensorSpecs, type SubspaceMethod } from './subspace-model.js';
 import { selectTensors } from './tensor-selection.js';
 
@@ -79,6 +79,9 @@ export interface IntrinsicHooks {
   onStep?(label: string, step: number, total: number, loss: number): void;
   onMessage?(text: string): void;
 }
+
+/** How one probe run trains and scores: runProbe; tests pass a known score function instead. */
+export type ProbeRunner = typeof runProbe;
 
 export interface IntrinsicOutcome {
   status: 'finished' | 'interrupted';
@@ -140,7 +143,11 @@ function openFolder(out: string, o: IntrinsicDimOptions, version: string): void 
   check(diff.length === 0, `--out ${out} holds an intrinsic-dim folder made with other options: ${diff.join(', ')}; rerun with the same options or choose another --out`);
 }
 
-export async function runIntrinsicDim(o: IntrinsicDimOptions, out: string, env: { version: string }, hooks: IntrinsicHooks = {}): Promise<IntrinsicOutcome> {
+/**
+ * @param probe the probe runner; the default trains for real. Only the probes go through it: the
+ * folder, baseline, search, decision and resume are the production path whatever it is.
+ */
+export async function runIntrinsicDim(o: IntrinsicDimOptions, out: string, env: { version: string }, hooks: IntrinsicHooks = {}, probe: ProbeRunner = runProbe): Promise<IntrinsicOutcome> {
   const started = Date.now();
   checkIntrinsicOptions(o);
   const inputs = readTaskInputs(o);
@@ -212,7 +219,7 @@ export async function runIntrinsicDim(o: IntrinsicDimOptions, out: string, env: 
     let steps = 0, seconds = 0;
     for (const lr of o.lrs) {
       const label = `probe ${probeNumber + 1}: d=${d} seed ${seed} lr ${lrText(lr)}`;
-      const r = await runProbe(ctx, d, seed, lr, (step, total, loss) => hooks.onStep?.(label, step, total, loss));
+      const r = await probe(ctx, d, seed, lr, (step, total, loss) => hooks.onStep?.(label, step, total, loss));
       lrScores.push({ lr, score: r.score });
       steps += r.steps; seconds += r.seconds;
       hooks.onMessage?.(`${label}: ${spec.primaryMetric} ${fmt(r.score)} (threshold ${fmt(threshold)}) in ${Math.round(r.seconds)} s`);
@@ -292,9 +299,9 @@ export async function runIntrinsicDim(o: IntrinsicDimOptions, out: string, env: 
   return { status: 'finished', result };
 }
 
-/** The final evaluation's primary metric of a finished baseline run folder. */
+/** The final evaluation's primary metric of a finished baseline run folder (scored as a probe is). */
 function baselineScore(dir: string, primary: string): number {
-  const lines = readFileSync(join(dir, 'eval.jsonl'), 'utf8').trim().split('\n');
-  const last = JSON.parse(lines[lines.length - 1]) as { metrics: Record<string, number | null> };
-  return last.metrics[primary] ?? 0;
+  const last = lastEvaluation(dir);
+  if (!last) throw new UserError(`${join(dir, 'eval.jsonl')}: the finished baseline run has no evaluation; the folder is damaged: remove ${dir} to run the baseline again, or give --baseline`);
+  return primaryScore(last.metrics, primary);
 }

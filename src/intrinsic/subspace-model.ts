@@ -7,7 +7,8 @@
  * and only θ_d (and λ) train. One step: materialise θ into the model's tensors, forward and
  * backward through the training engine (src/train/step.ts lossGradients: task loss, dropout as in
  * `train`), pull the per-tensor gradients back through the projection's adjoint, clip that
- * gradient as `train` clips the model's (--max-grad-norm), and step AdamW on θ_d alone.
+ * gradient as `train` clips the model's (--max-grad-norm), and step AdamW on θ_d alone (SAID's λ
+ * in a group of its own, without weight decay).
  */
 import type { Parameter } from '../models/parameters.js';
 import type { TrainableModel, TrainingBatch } from '../models/trainable.js';
@@ -52,6 +53,8 @@ export function checkSubspaceDim(spec: SubspaceSpec, tensors: readonly TensorSpe
  */
 export interface TrainerProjection {
   readonly d: number;
+  /** SAID's m: the last m parameters are the λ scalars (0 for DID). */
+  readonly scalars: number;
   /** The starting parameters (DID: θ = 0; SAID: θ = 0, λ = 1). */
   initial(): Float64Array;
   /** Per-tensor offsets of `params`, valid until the next call. */
@@ -74,6 +77,7 @@ export async function makeProjection(spec: SubspaceSpec, tensors: readonly Tenso
   const offsets = tensors.map((t) => new Float32Array(t.size));
   return {
     d,
+    scalars: p instanceof SaidProjection ? p.scalars : 0,
     initial: () => (p instanceof SaidProjection ? p.initial() : new Float64Array(d)),
     project: async (params) => p.project(params, offsets) as Float32Array[],
     adjoint: async (grads, params) => p.adjoint(grads, params),
@@ -84,11 +88,13 @@ export async function makeProjection(spec: SubspaceSpec, tensors: readonly Tenso
 
 /** DID or SAID over a ThreadedFastfood of θ (SAID's λ scaling on the main thread, said.ts's functions). */
 class ThreadedProjection implements TrainerProjection {
+  readonly scalars: number;
   private readonly offsets: Float32Array[];
   private projectedFor: Float64Array | null = null;
   private raw: readonly Float32Array[] = [];
 
   constructor(private readonly fastfood: ThreadedFastfood, tensors: readonly TensorSpec[], readonly d: number, private readonly m: number) {
+    this.scalars = m;
     this.offsets = m > 0 ? tensors.map((t) => new Float32Array(t.size)) : [];
   }
 
@@ -148,7 +154,13 @@ export class SubspaceModel {
     this.params = projection.initial();
     this.grad = new Float64Array(projection.d);
     this.theta0 = tensors.map((t) => Float32Array.from(t.value));
-    this.optimizer = new AdamW([{ name: 'theta_d', value: this.params, grad: this.grad, weightDecay: o.weightDecay }]);
+    // Two groups over views of params/grad: weight decay pulls θ toward 0 (its start), but would
+    // pull SAID's λ scalars (per-tensor scales that start at 1) toward 0 too, so they get none.
+    const k = projection.d - projection.scalars;
+    this.optimizer = new AdamW([
+      { name: 'theta_d', value: this.params.subarray(0, k), grad: this.grad.subarray(0, k), weightDecay: o.weightDecay },
+      ...(projection.scalars > 0 ? [{ name: 'lambda', value: this.params.subarray(k), grad: this.grad.subarray(k), weightDecay: 0 }] : []),
+    ]);
   }
 
   /** Write θ0 + offsets(θ_d) into the model's tensors. */

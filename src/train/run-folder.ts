@@ -98,3 +98,68 @@ export function writePredictions(path: string, gold: readonly number[], predicte
   for (let i = 0; i < gold.length; i++) lines.push([i, gold[i], predicted[i], ...Array.from(scores[i])].join(','));
   writeFileAtomic(path, [Buffer.from(`${lines.join('\n')}\n`)], '--out');
 }
+
+/**
+ * Every JSON object line of a run file (log.jsonl, eval.jsonl; blank lines skipped) with its line
+ * number; none when the file does not exist. A line that is not a JSON object is a damaged file,
+ * named with its line (readers that use the values must not guess around it; a resume, which
+ * rewrites the file, uses the lenient readJsonLinesUpTo instead).
+ */
+export function readRunFileLines(path: string): { line: number; row: Record<string, unknown> }[] {
+  if (!existsSync(path)) return [];
+  const out: { line: number; row: Record<string, unknown> }[] = [];
+  readFileSync(path, 'utf8').split('\n').forEach((text, i) => {
+    if (!text.trim()) return;
+    let row: unknown;
+    try {
+      row = JSON.parse(text);
+    } catch {
+      throw new UserError(`${path}: line ${i + 1} is not JSON; the run's file is damaged: rerun the run into a new folder or leave ${dirname(path)} out`);
+    }
+    if (typeof row !== 'object' || row === null || Array.isArray(row)) throw new UserError(`${path}: line ${i + 1} is not a JSON object; the run's file is damaged: rerun the run or leave ${dirname(path)} out`);
+    out.push({ line: i + 1, row: row as Record<string, unknown> });
+  });
+  return out;
+}
+
+/** The last evaluation of a run (eval.jsonl's last line), as `train` writes it. */
+export interface LastEvaluation {
+  /** eval.jsonl's path and the line read (for messages). */
+  path: string;
+  line: number;
+  step: number | null;
+  epoch: number | null;
+  /** The task metrics; null where undefined (a correlation of a constant prediction). */
+  metrics: Record<string, number | null>;
+  /** Per hidden state, HF numbering (0 = embeddings); null where undefined on that layer. */
+  isoscoreStar: (number | null)[];
+  twoNN: (number | null)[];
+  meanCosine: (number | null)[];
+}
+
+const finiteOrNull = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+
+/**
+ * The one reader of a run's last evaluation (compare, intrinsic-dim's baseline, sweep's
+ * messages): null when eval.jsonl is missing or empty; a damaged file is a UserError naming the
+ * file and line.
+ */
+export function lastEvaluation(runDir: string): LastEvaluation | null {
+  const path = join(runDir, 'eval.jsonl');
+  const last = readRunFileLines(path).at(-1);
+  if (!last) return null;
+  const { line, row } = last;
+  const damaged = (what: string) => new UserError(`${path}: line ${line} has no ${what}; the file is damaged or not from repgeom train`);
+  if (typeof row.metrics !== 'object' || row.metrics === null || Array.isArray(row.metrics)) throw damaged('`metrics`');
+  const metrics: Record<string, number | null> = {};
+  for (const [k, v] of Object.entries(row.metrics)) metrics[k] = finiteOrNull(v);
+  const perLayer = (key: string): (number | null)[] => {
+    const v = row[key];
+    if (!Array.isArray(v)) throw damaged(`list \`${key}\` (one value per layer)`);
+    return v.map(finiteOrNull);
+  };
+  return {
+    path, line, step: finiteOrNull(row.step), epoch: finiteOrNull(row.epoch), metrics,
+    isoscoreStar: perLayer('isoscoreStar'), twoNN: perLayer('twoNN'), meanCosine: perLayer('meanCosine'),
+  };
+}
