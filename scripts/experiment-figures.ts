@@ -6,7 +6,9 @@
  * <experiment dir> holds what scripts/istar-experiment.sh and scripts/intrinsic-dim-experiment.sh
  * wrote (compare-*\/ folders and intrinsic-dim/<checkpoint>-<method>/ folders). For each compare
  * folder it keeps compare.json, runs.csv and index.html under <out>/istar/<name>/ and writes every
- * chart of the page as its own SVG (<out>/istar/<name>-<chart>.svg, for the README); for the
+ * chart of the page as its own SVG (<out>/istar/<name>-<chart>.svg, for the README) and a
+ * markdown summary (<out>/istar/<name>.md: per λ the metric, IsoScore⋆ and TwoNN per layer; the
+ * correlations with the metric; and, across runs, IsoScore⋆ against TwoNN of the last layer); for the
  * intrinsic-dim folders it keeps result.json, probes.csv and index.html under
  * <out>/intrinsic-dim/<name>/ and draws all score-vs-d curves in one plot
  * (<out>/intrinsic-dim/score-vs-d.svg) with a table of d90 per checkpoint
@@ -16,6 +18,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { TopLevelSpec } from 'vega-lite';
 import { planFileOutput, writeOutputFile } from '../src/io/safe-output.js';
+import { correlation, type Correlation } from '../src/compare/stats.js';
 import { chartBase } from '../src/report/charts.js';
 import { renderSvg } from '../src/report/render-svg.js';
 
@@ -35,11 +38,49 @@ function keep(from: string, to: string, names: readonly string[]): void {
   for (const n of names) if (existsSync(join(from, n))) write(join(to, n), readFileSync(join(from, n), 'utf8'));
 }
 
+const f4 = (v: number | null | undefined) => (v === null || v === undefined ? '—' : v.toFixed(4));
+const f2 = (v: number | null | undefined) => (v === null || v === undefined ? '—' : v.toFixed(2));
+const corr = (c: Correlation | undefined) => (!c || c.value === null ? `— (${c?.reason ?? 'none'})` : `${c.value.toFixed(2)} [${c.interval![0].toFixed(2)}, ${c.interval![1].toFixed(2)}]`);
+
+interface CompareTask {
+  task: string; metric: string;
+  lambdas: { label: string; n: number; mean: number | null; std: number | null; isoscoreStarByLayer: (number | null)[]; twoNNByLayer: (number | null)[] }[];
+  spearman: Record<string, { mean: Correlation & { layers: number[] } }>; pearson: Record<string, { mean: Correlation & { layers: number[] } }>;
+}
+interface CompareRun { task: string; status: string; isoscoreStar: (number | null)[]; twoNN: (number | null)[] }
+
+/** The markdown summary of one compare folder. */
+function compareSummary(c: { tasks: CompareTask[]; runs: CompareRun[] }): string {
+  const out: string[] = [];
+  for (const t of c.tasks) {
+    const layers = t.lambdas[0]?.isoscoreStarByLayer.map((_, i) => i).filter((i) => i > 0) ?? [];
+    out.push(`| ${t.task} | n | ${t.metric} (mean ± std) | ${layers.map((l) => `IsoScore⋆ L${l}`).join(' | ')} | ${layers.map((l) => `TwoNN L${l}`).join(' | ')} |`);
+    out.push(`|---|---:|---:|${layers.map(() => '---:').join('|')}|${layers.map(() => '---:').join('|')}|`);
+    for (const l of t.lambdas) {
+      out.push(`| ${l.label} | ${l.n} | ${f4(l.mean)} ± ${f4(l.std)} | ${layers.map((i) => f4(l.isoscoreStarByLayer[i])).join(' | ')} | ${layers.map((i) => f2(l.twoNNByLayer[i])).join(' | ')} |`);
+    }
+    out.push('');
+    for (const m of ['isoscoreStar', 'twoNN']) {
+      const s = t.spearman[m].mean, p = t.pearson[m].mean;
+      out.push(`- ${m === 'isoscoreStar' ? 'IsoScore⋆' : 'TwoNN'} (mean over layers ${s.layers.join(', ')}) vs ${t.metric}: Spearman ${corr(s)}, Pearson ${corr(p)}`);
+    }
+    // Does isotropy move with the intrinsic dimension of the last layer? Across finished runs.
+    const runs = c.runs.filter((r) => r.task === t.task && r.status === 'finished');
+    const last = Math.max(...layers);
+    const both = runs.filter((r) => r.isoscoreStar[last] !== null && r.twoNN[last] !== null);
+    const iso = both.map((r) => r.isoscoreStar[last]!), id = both.map((r) => r.twoNN[last]!);
+    out.push(`- IsoScore⋆ vs TwoNN of the last layer (L${last}) across ${both.length} runs: Spearman ${corr(correlation('spearman', iso, id))}, Pearson ${corr(correlation('pearson', iso, id))}`);
+    out.push('');
+  }
+  return `${out.join('\n')}\n`;
+}
+
 // I-STAR: the compare folders and their charts.
 for (const name of readdirSync(exp).filter((n) => n.startsWith('compare-')).sort()) {
   const dir = join(exp, name);
   if (!existsSync(join(dir, 'compare.json'))) continue;
   keep(dir, join(out, 'istar', name), ['compare.json', 'runs.csv', 'index.html']);
+  write(join(out, 'istar', `${name}.md`), compareSummary(JSON.parse(readFileSync(join(dir, 'compare.json'), 'utf8'))));
   const html = readFileSync(join(dir, 'index.html'), 'utf8');
   for (const m of html.matchAll(/<figure class="chart" id="chart-([^"]+)">[\s\S]*?(<svg[\s\S]*?<\/svg>)/g)) {
     write(join(out, 'istar', `${name}-${m[1]}.svg`), m[2]);
