@@ -360,8 +360,11 @@ describe('sweep: kills, a second Ctrl-C, and how --status tells them apart', () 
     try {
       // Run 0: killed outright, as the OOM killer would.
       process.kill(await runPid(K, 'sst2_none_seed=0'), 'SIGKILL');
-      // Run 1: frozen (so it is surely still going), then Ctrl-C twice.
+      // Run 1: frozen (so it is surely still going), then Ctrl-C twice. Frozen once it holds its
+      // lock, so its signal handlers are in place (a stopped process without them dies of SIGINT).
       const second = await runPid(K, 'sst2_none_seed=1');
+      const guardLock = Date.now() + 60_000;
+      while (!fs.existsSync(path.join(K, 'sst2_none_seed=1', 'run.lock'))) { assert.ok(Date.now() < guardLock, 'hang guard: run 1 took no lock'); await sleep(5); }
       process.kill(second, 'SIGSTOP');
       child.kill('SIGINT');
       while (!stderr.includes('interrupted: 1 running run(s) save a checkpoint')) {
