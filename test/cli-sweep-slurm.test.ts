@@ -12,7 +12,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
-import { repgeom } from './helpers/cli.js';
+import { expectUserError, repgeom } from './helpers/cli.js';
 import { SHARED } from './helpers/fixtures.js';
 
 const TINY = path.resolve(SHARED, 'models', 'tiny-bert-mlm');
@@ -64,7 +64,8 @@ async function waitForJob(job: string): Promise<void> {
 
 describe('sweep --executor slurm through a real single-node Slurm', () => {
   let why: string | null = 'not started';
-  const S = path.join(dir, 'slurm-sweep');
+  // A space and a % in the path: sbatch must neither split it nor expand %x in --output (written %%).
+  const S = path.join(dir, 'slurm sweep %x');
   before(() => {
     why = startSlurm();
     if (why !== null) process.stderr.write(`Slurm could not start: ${why}\n`);
@@ -116,5 +117,31 @@ describe('sweep --executor slurm through a real single-node Slurm', () => {
     assert.ok(fs.readFileSync(path.join(S, FOLDERS[0], 'final', 'model.safetensors')).equals(weights));
     const report = await waitForSweep(S);
     assert.deepEqual(report.runs.map((x) => x.state), ['finished', 'finished']);
+  });
+
+  test('while a recorded job still has tasks queued: submitting again, or running the sweep here, is refused naming the job', async (t) => {
+    if (why !== null) { t.skip(`Slurm could not start: ${why}`); return; }
+    // A job that stays pending (held) stands for a sweep job still queued.
+    const held = spawnSync('sbatch', ['--parsable', '--hold', '--output=/dev/null', '--wrap', 'true'], { encoding: 'utf8' });
+    assert.equal(held.status, 0, held.stderr);
+    const job = held.stdout.trim().split(';')[0];
+    try {
+      const file = path.join(S, 'sweep.json');
+      const s = json(file);
+      s.slurm.jobs.push(job);
+      fs.writeFileSync(file, JSON.stringify(s, null, 2));
+      const before = fs.readFileSync(file, 'utf8');
+      const refused = new RegExp(`--out .*: Slurm job ${job} of this sweep still has tasks pending or running; follow it with repgeom sweep --status '.*slurm sweep %x' and run this command once it ends, or cancel it first \\(scancel ${job}\\)$`);
+      expectUserError(repgeom([...args, '--executor', 'slurm', '--cpus-per-task', '1', '--out', S]), refused);
+      expectUserError(repgeom([...args, '--out', S]), refused);
+      assert.equal(fs.readFileSync(file, 'utf8'), before, 'sweep.json is not touched (no job was submitted)');
+    } finally {
+      spawnSync('scancel', [job]);
+    }
+    await waitForJob(job);
+    // Once it has left the queue, the sweep runs (here: every run already finished).
+    const r = repgeom([...args, '--out', S]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /all 2 runs finished \(2 already were\)/);
   });
 });

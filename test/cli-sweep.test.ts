@@ -15,6 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import { expectUserError, interruptAtCheckpoint, repgeom } from './helpers/cli.js';
 import { SHARED } from './helpers/fixtures.js';
+import { shellWord } from '../src/train/sweep-slurm.js';
 
 const TINY = path.resolve(SHARED, 'models', 'tiny-bert-mlm');
 const GLUE = path.resolve(SHARED, 'data', 'glue');
@@ -54,7 +55,8 @@ describe('sweep: local, 2 λ × 2 seeds', () => {
     const s = json(path.join(A, 'sweep.json'));
     assert.equal(s.command, 'sweep');
     assert.equal(typeof s.version, 'string');
-    assert.deepEqual(s.options.lambdas, [-1, 1]);
+    // λ as written (it names the run folders), so a resume spelled otherwise is refused.
+    assert.deepEqual(s.options.lambdas, ['-1', '1']);
     assert.deepEqual(s.options.seeds, [0, 1]);
     assert.deepEqual(s.options.tasks, ['sst2']);
     assert.equal(s.options.trainLimit, 32);
@@ -306,5 +308,164 @@ describe('sweep: bad input (one line, exit 2, nothing written)', () => {
 
   test('--status of a folder that is not a sweep', () => {
     expectUserError(repgeom(['sweep', '--status', dir]), /not a sweep folder \(no sweep\.json\)/);
+  });
+});
+
+/** Whether `pid` runs (a zombie, killed and not yet reaped, counts as gone). */
+function running(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+/** The pid of the train process the local executor started last for `folder` (polled; a 60 s hang guard). */
+async function runPid(out: string, folder: string, after = 0): Promise<number> {
+  const log = path.join(out, 'logs', `${folder}.log`);
+  const guard = Date.now() + 60_000;
+  for (;;) {
+    assert.ok(Date.now() < guard, `hang guard: ${folder} did not start within 60 s`);
+    const pids = fs.existsSync(log) ? [...fs.readFileSync(log, 'utf8').matchAll(/local pid (\d+) started/g)].map((m) => Number(m[1])) : [];
+    if (pids.length > after) return pids[pids.length - 1];
+    await sleep(20);
+  }
+}
+
+describe('sweep: kills, a second Ctrl-C, and how --status tells them apart', () => {
+  test('--status from the logs: 137 and 2 are failed (with how they ended), 130 and 143 interrupted (known answers)', () => {
+    const H = path.join(dir, 'h');
+    const r = repgeom(['sweep', ...tiny, '--task', 'sst2', '--data', SST2, '--seeds=0,1,2,3', '--dry-run', '--out', H]);
+    assert.equal(r.status, 0, r.stderr);
+    const dead = spawnSync('true').pid!;
+    const endings = [137, 2, 130, 143];
+    endings.forEach((status, i) => fs.writeFileSync(path.join(H, 'logs', `sst2_none_seed=${i}.log`),
+      `repgeom sweep: 2026-01-01T00:00:00.000Z local pid ${dead} started repgeom train ...\nsome output\nrepgeom sweep: train exited with status ${status}\n`));
+    const report = JSON.parse(repgeom(['sweep', '--status', H, '--format', 'json']).stdout);
+    assert.deepEqual(report.runs.map((x: { state: string; ending: string }) => [x.state, x.ending]), [
+      ['failed', 'killed by signal 9 (SIGKILL)'], ['failed', 'exit status 2'], ['interrupted', 'stopped by SIGINT (exit status 130)'], ['interrupted', 'stopped by SIGTERM (exit status 143)']]);
+    const table = repgeom(['sweep', '--status', H]);
+    assert.match(table.stdout, /failed .*killed by signal 9 \(SIGKILL\)/);
+    assert.match(table.stdout, /4 runs: 2 failed, 2 interrupted\n$/);
+  });
+
+  test('a run killed with SIGKILL fails (not "stopped"); a second Ctrl-C kills the running run and exits 130 at once; the same command then finishes both', async () => {
+    const K = path.join(dir, 'kill');
+    const args = ['sweep', ...tiny, '--task', 'sst2', '--data', SST2, '--seeds=0,1', '--out', K];
+    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => { stderr += d; });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const guard = setTimeout(() => child.kill('SIGKILL'), 120_000);
+    try {
+      // Run 0: killed outright, as the OOM killer would.
+      process.kill(await runPid(K, 'sst2_none_seed=0'), 'SIGKILL');
+      // Run 1: frozen (so it is surely still going), then Ctrl-C twice. Frozen once it holds its
+      // lock, so its signal handlers are in place (a stopped process without them dies of SIGINT).
+      const second = await runPid(K, 'sst2_none_seed=1');
+      const guardLock = Date.now() + 60_000;
+      while (!fs.existsSync(path.join(K, 'sst2_none_seed=1', 'run.lock'))) { assert.ok(Date.now() < guardLock, 'hang guard: run 1 took no lock'); await sleep(5); }
+      process.kill(second, 'SIGSTOP');
+      child.kill('SIGINT');
+      while (!stderr.includes('interrupted: 1 running run(s) save a checkpoint')) {
+        assert.ok(running(child.pid!), `the sweep ended after one Ctrl-C: ${stderr}`);
+        await sleep(20);
+      }
+      child.kill('SIGINT');
+      assert.equal(await exited, 130, stderr);
+      const guardKill = Date.now() + 30_000;
+      while (running(second)) { assert.ok(Date.now() < guardKill, 'hang guard: the run was not killed'); await sleep(20); }
+    } finally {
+      clearTimeout(guard);
+      child.kill('SIGKILL');
+    }
+    assert.match(stderr, /\[1\/2\] sst2 none seed 0: failed \(killed by signal 9 \(SIGKILL\)\) after \d+ s; see /);
+    assert.match(stderr, /interrupted again: killed 1 running run\(s\) with SIGKILL; the same command resumes them/);
+    assert.match(fs.readFileSync(path.join(K, 'logs', 'sst2_none_seed=1.log'), 'utf8'), /killed with SIGKILL after a second SIGINT/);
+    const status = JSON.parse(repgeom(['sweep', '--status', K, '--format', 'json']).stdout);
+    assert.deepEqual(status.runs.map((x: { state: string; ending: string }) => [x.state, x.ending]), [['failed', 'killed by signal 9 (SIGKILL)'], ['interrupted', '']]);
+    // The killed runs may have left their run folder's lock: the next train takes it over.
+    const r = repgeom(args);
+    assert.equal(r.status, 0, r.stderr);
+    for (const f of ['sst2_none_seed=0', 'sst2_none_seed=1']) {
+      checkFolder('train', path.join(K, f));
+      assert.ok(!fs.existsSync(path.join(K, f, 'run.lock')), `${f}: no lock left`);
+    }
+  });
+});
+
+describe('sweep: resume, dry runs and a damaged sweep.json', () => {
+  test('λ written another way on resume (1e-3, then 0.001): refused, naming --lambdas and both spellings; sweep.json kept', () => {
+    const L = path.join(dir, 'spelling');
+    const first = repgeom(['sweep', ...tiny, '--task', 'sst2', '--data', SST2, '--reg', 'istar', '--lambdas=+1,1e-3', '--dry-run', '--out', L]);
+    assert.equal(first.status, 0, first.stderr);
+    const before = fs.readFileSync(path.join(L, 'sweep.json'), 'utf8');
+    assert.deepEqual(JSON.parse(before).options.lambdas, ['+1', '1e-3']);
+    assert.deepEqual(JSON.parse(before).runs.map((x: { folder: string }) => x.folder), ['sst2_istar_lambda=+1_seed=0', 'sst2_istar_lambda=1e-3_seed=0']);
+    expectUserError(repgeom(['sweep', ...tiny, '--task', 'sst2', '--data', SST2, '--reg', 'istar', '--lambdas=1,0.001', '--dry-run', '--out', L]),
+      /--out .*spelling holds a sweep made with other options: --lambdas \["\+1","1e-3"\] \(now \["1","0\.001"\]\); the λ values are the same but written differently, .* so resume with --lambdas=\+1,1e-3 or choose another --out$/);
+    assert.equal(fs.readFileSync(path.join(L, 'sweep.json'), 'utf8'), before);
+    // The same spelling resumes.
+    assert.equal(repgeom(['sweep', ...tiny, '--task', 'sst2', '--data', SST2, '--reg', 'istar', '--lambdas=+1,1e-3', '--dry-run', '--out', L]).status, 0);
+  });
+
+  test('local --dry-run prints the commands as they run, with the --threads each run gets', () => {
+    const T = path.join(dir, 'threads');
+    const r = repgeom(['--threads', '3', ...grid, '--jobs', '1', '--dry-run', '--out', T]);
+    assert.equal(r.status, 0, r.stderr);
+    const s = json(path.join(T, 'sweep.json'));
+    assert.deepEqual(r.stdout.trimEnd().split('\n'),
+      s.runs.map((x: { argv: string[] }) => [process.execPath, '--import', 'tsx', MAIN, '--threads', '3', 'train', ...x.argv].map(shellWord).join(' ')));
+  });
+
+  test('Slurm --dry-run of a folder with a space and %: the sbatch command shell-quoted, % written %% in --output', () => {
+    const P = path.join(dir, 'sw %x');
+    const r = repgeom([...grid, '--executor', 'slurm', '--dry-run', '--out', P]);
+    assert.equal(r.status, 0, r.stderr);
+    const script = path.join(P, 'sweep.sbatch');
+    assert.equal(r.stdout, `sbatch --parsable '${script}'\n`);
+    // What a shell makes of the printed command: the script's path as one word.
+    const words = spawnSync('bash', ['-c', `set -- ${r.stdout.trim()}; printf '%s\\n' "$@"`], { encoding: 'utf8' });
+    assert.deepEqual(words.stdout.trimEnd().split('\n'), ['sbatch', '--parsable', script]);
+    const lines = fs.readFileSync(script, 'utf8').split('\n');
+    assert.ok(lines.includes(`#SBATCH --output='${path.join(dir, 'sw %%x', 'slurm', '%A_%a.out')}'`), lines.join('\n'));
+    // sbatch takes a job name as written (no % patterns there).
+    assert.ok(lines.includes(`#SBATCH --job-name='repgeom-sweep-sw %x'`));
+  });
+
+  describe('a damaged sweep.json: one line naming the file and the entry, for --status and for a resume', () => {
+    const good = () => {
+      const G = path.join(dir, 'good');
+      if (!fs.existsSync(G)) assert.equal(repgeom(['sweep', ...tiny, '--task', 'sst2', '--data', SST2, '--seeds=0,1', '--dry-run', '--out', G]).status, 0);
+      return json(path.join(G, 'sweep.json'));
+    };
+    const cases: [string, (s: { runs: Record<string, unknown>[]; slurm?: unknown }) => unknown, RegExp][] = [
+      ['a run without folder', (s) => { delete s.runs[1].folder; }, /runs\[1\]: `folder` must be a folder name inside the sweep folder, got nothing/],
+      ['a folder leading out of the sweep folder', (s) => { s.runs[0].folder = '../../etc'; }, /runs\[0\]: `folder` must be a folder name inside the sweep folder, got "\.\.\/\.\.\/etc"/],
+      ['an absolute folder', (s) => { s.runs[0].folder = '/etc'; }, /runs\[0\]: `folder` must be a folder name inside the sweep folder, got "\/etc"/],
+      ['the sweep folder itself', (s) => { s.runs[1].folder = '..'; }, /runs\[1\]: `folder` must be a folder name inside the sweep folder, got "\.\."/],
+      ['a folder twice', (s) => { s.runs[1].folder = s.runs[0].folder; }, /runs\[1\]: `folder` repeats an earlier run's, got "sst2_none_seed=0"/],
+      ['an empty entry', (s) => { s.runs[0] = {}; }, /runs\[0\]: `index` must be 0 \(runs are in order\), got nothing/],
+      ['a seed as text', (s) => { s.runs[1].seed = '1'; }, /runs\[1\]: `seed` must be an integer ≥ 0, got "1"/],
+      ['λ as text', (s) => { s.runs[0].lambda = 'x'; }, /runs\[0\]: `lambda` must be a number or null, got "x"/],
+      ['argv not a list', (s) => { s.runs[0].argv = 'train'; }, /runs\[0\]: `argv` must be a list of strings, got "train"/],
+      ['an unknown regularizer', (s) => { s.runs[0].reg = 'l2'; }, /runs\[0\]: `reg` must be one of none, istar, cosreg, got "l2"/],
+      ['a run that is not an object', (s) => { (s.runs as unknown[])[1] = 7; }, /runs\[1\]: is not an object, got 7/],
+      ['Slurm jobs that are not job ids', (s) => { s.slurm = { jobs: ['12; rm -rf ~'] }; }, /slurm: `jobs` must be a list of Slurm job ids, got \["12; rm -rf ~"\]/],
+    ];
+    for (const [name, damage, pattern] of cases) {
+      test(name, () => {
+        const D = path.join(dir, `damaged-${name.replace(/\W+/g, '-')}`);
+        fs.mkdirSync(path.join(D, 'logs'), { recursive: true });
+        const s = good();
+        damage(s);
+        const text = JSON.stringify(s);
+        fs.writeFileSync(path.join(D, 'sweep.json'), text);
+        const full = new RegExp(`${path.join(D, 'sweep.json').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: ${pattern.source}; the file is damaged`);
+        expectUserError(repgeom(['sweep', '--status', D]), full);
+        expectUserError(repgeom(['sweep', ...tiny, '--task', 'sst2', '--data', SST2, '--seeds=0,1', '--dry-run', '--out', D]), full);
+        assert.equal(fs.readFileSync(path.join(D, 'sweep.json'), 'utf8'), text, 'left as it was');
+      });
+    }
   });
 });

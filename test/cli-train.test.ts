@@ -6,12 +6,12 @@
  * after Ctrl-C (bitwise the same weights and files as an uninterrupted run), and every bad input.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { expectUserError, repgeom, interruptAtCheckpoint } from './helpers/cli.js';
+import { expectUserError, repgeom, interruptAtCheckpoint, interruptWhen } from './helpers/cli.js';
 import { SHARED } from './helpers/fixtures.js';
 import { TrainableModel } from '../src/models/trainable.js';
 import { loadTokenizer } from '../src/models/tokenizer.js';
@@ -48,6 +48,7 @@ describe('train: an uninterrupted run', () => {
 
   test('the run folder follows the contract', () => {
     checkFolder(A);
+    assert.ok(!fs.existsSync(path.join(A, 'run.lock')), 'the lock is removed at the end');
     assert.deepEqual(fs.readdirSync(path.join(A, 'checkpoints')).sort(), ['step-12', 'step-18', 'step-6']);
     const runJson = JSON.parse(fs.readFileSync(path.join(A, 'run.json'), 'utf8'));
     assert.equal(runJson.seed, 0);
@@ -116,9 +117,14 @@ describe('train: an uninterrupted run', () => {
     const half = path.join(B, 'checkpoints', `.step-18.tmp-${dead}`);
     fs.mkdirSync(half, { recursive: true });
     fs.writeFileSync(path.join(half, 'model.safetensors'), 'half');
+    const lock = JSON.parse(fs.readFileSync(path.join(B, 'run.lock'), 'utf8'));
+    assert.equal(lock.host, os.hostname());
     const r = run(B);
     assert.ok(!fs.existsSync(half), 'the dead process\'s staged folder is removed');
     assert.equal(r.status, 0, r.stderr);
+    // The killed run's lock: its process is gone, so it is taken over with a warning.
+    assert.match(r.stderr, new RegExp(`repgeom: warning: --out .*b: took over the lock run\\.lock of pid ${lock.pid} \\(started ${lock.started}\\), which is no longer running`));
+    assert.ok(!fs.existsSync(path.join(B, 'run.lock')));
     assert.match(r.stderr, /resuming .* from .*step-\d+ \(step \d+ of 18\)/);
     checkFolder(B);
     for (const f of ['final/model.safetensors', 'final/optimizer.safetensors', 'eval.jsonl', 'log.jsonl', 'predictions.csv']) {
@@ -135,12 +141,77 @@ describe('train: an uninterrupted run', () => {
     const step = Number(/stopped at step (\d+)/.exec(stopped.stderr)![1]);
     assert.ok(fs.existsSync(path.join(C, 'checkpoints', `step-${step}`)));
     assert.deepEqual(fs.readdirSync(path.join(C, 'checkpoints')).filter((n) => n.includes('.tmp')), []);
+    assert.ok(!fs.existsSync(path.join(C, 'run.lock')), 'a stopped run leaves no lock');
     const r = run(C);
     assert.equal(r.status, 0, r.stderr);
     for (const f of ['final/model.safetensors', 'eval.jsonl', 'log.jsonl', 'predictions.csv']) {
       assert.ok(read(path.join(A, f)).equals(read(path.join(C, f))), `${f} differs from the uninterrupted run's`);
     }
     fs.rmSync(C, { recursive: true });
+  });
+
+  describe('the run folder lock: one train process at a time', () => {
+    const LOCK = () => path.join(A, 'run.lock');
+    const writeLock = (holder: unknown) => fs.writeFileSync(LOCK(), typeof holder === 'string' ? holder : JSON.stringify(holder));
+
+    test('held by a live process on this host: refused naming the pid, the lock left as it is; once that process is gone, taken over', async () => {
+      const sleeper = spawn('sleep', ['120'], { stdio: 'ignore' });
+      const gone = new Promise((resolve) => sleeper.on('exit', resolve));
+      try {
+        const holder = { host: os.hostname(), pid: sleeper.pid, started: '2026-01-02T03:04:05.000Z' };
+        writeLock(holder);
+        const text = fs.readFileSync(LOCK(), 'utf8');
+        expectUserError(run(A), new RegExp(`--out .*a: another repgeom process \\(pid ${sleeper.pid} on this host ${os.hostname()}, started 2026-01-02T03:04:05\\.000Z\\) is writing this folder \\(lock .*run\\.lock\\); wait for it to end or stop it \\(kill ${sleeper.pid}\\), then run the same command again$`));
+        assert.equal(fs.readFileSync(LOCK(), 'utf8'), text);
+      } finally {
+        sleeper.kill('SIGKILL');
+        await gone;
+      }
+      const r = run(A);
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stderr, new RegExp(`repgeom: warning: --out .*a: took over the lock run\\.lock of pid ${sleeper.pid} \\(started 2026-01-02T03:04:05\\.000Z\\), which is no longer running`));
+      assert.match(r.stderr, /the run is finished \(18 steps\)/);
+      assert.ok(!fs.existsSync(LOCK()));
+      checkFolder(A);
+    });
+
+    test('held on another host: refused (its processes cannot be seen from here), saying to wait or delete the lock', () => {
+      writeLock({ host: 'gpu-node-17', pid: 4242, started: '2026-01-02T03:04:05.000Z' });
+      try {
+        expectUserError(run(A), /--out .*a: a repgeom process on host gpu-node-17 \(pid 4242, started 2026-01-02T03:04:05\.000Z\) is writing this folder \(lock .*run\.lock\); wait for it to end, or, if that job is gone, delete .*a\/run\.lock and run the same command again$/);
+        assert.ok(fs.existsSync(LOCK()));
+      } finally {
+        fs.rmSync(LOCK());
+      }
+    });
+
+    test('a lock that is not a repgeom lock: refused, saying to delete it if nothing writes the folder', () => {
+      for (const bad of ['', 'not json', '{"host": "h", "pid": "12", "started": "x"}', '[]']) {
+        writeLock(bad);
+        try {
+          expectUserError(run(A), /--out .*a: the lock .*run\.lock is not a repgeom lock \(\{host, pid, started\}\); if no repgeom process is writing this folder, delete it/);
+        } finally {
+          fs.rmSync(LOCK());
+        }
+      }
+    });
+
+    test('a new run folder holding only a live lock (its run not started yet): the lock is named, not "not a run folder"', () => {
+      const N = path.join(dir, 'locked-new');
+      fs.mkdirSync(N);
+      fs.writeFileSync(path.join(N, 'run.lock'), JSON.stringify({ host: os.hostname(), pid: process.pid, started: '2026-01-02T03:04:05.000Z' }));
+      expectUserError(run(N), new RegExp(`--out .*locked-new: another repgeom process \\(pid ${process.pid} on this host`));
+      assert.deepEqual(fs.readdirSync(N), ['run.lock']);
+      fs.rmSync(N, { recursive: true });
+    });
+
+    test('SIGTERM as soon as the lock is taken: exit 143 and no lock left', async () => {
+      const E = path.join(dir, 'term');
+      const stopped = await interruptWhen([...base, '--out', E], () => fs.existsSync(path.join(E, 'run.lock')), 'SIGTERM');
+      assert.equal(stopped.code, 143, stopped.stderr);
+      assert.ok(!fs.existsSync(path.join(E, 'run.lock')), 'the lock is removed on SIGTERM');
+      fs.rmSync(E, { recursive: true, force: true });
+    });
   });
 
   test('a resume with other options is refused, naming them', () => {
@@ -198,6 +269,7 @@ describe('train: bad input (one line, exit 2)', () => {
     assert.ok(read(weights).equals(bytes), 'the damaged checkpoint is not overwritten');
     assert.deepEqual(fs.readdirSync(path.join(D, 'checkpoints')).sort(), listing);
     assert.ok(!fs.existsSync(path.join(D, 'final')));
+    assert.ok(!fs.existsSync(path.join(D, 'run.lock')), 'a refused run leaves no lock');
   });
 });
 

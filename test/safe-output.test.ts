@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
-import { OutputFile, StagedFolder, planFileOutput, planFolderOutput, writeOutputFile } from '../src/io/safe-output.js';
+import { OutputFile, StagedFolder, checkOutsideInputs, planFileOutput, planFolderOutput, writeOutputFile } from '../src/io/safe-output.js';
 import { whyNotReportFolder } from '../src/report/write.js';
 import { throwsUser } from './helpers/errors.js';
 import { expectUserError, repgeom, type CliResult } from './helpers/cli.js';
@@ -102,6 +102,20 @@ describe('file outputs: plans', () => {
     } finally {
       alive.kill();
     }
+  });
+});
+
+describe('checkOutsideInputs: an output folder overlapping an input (the one check train, sweep and report use)', () => {
+  test('inside an input, holding an input, the input itself, through a symbolic link: refused; beside it: accepted', () => {
+    const dir = fresh();
+    const input = path.join(dir, 'model');
+    fs.mkdirSync(input);
+    fs.symlinkSync(input, path.join(dir, 'alias'));
+    throwsUser(() => checkOutsideInputs(path.join(input, 'run'), '--out', [input], 'run folder'), /^--out .*model\/run: the run folder would overlap the input .*model; choose another --out$/);
+    throwsUser(() => checkOutsideInputs(dir, '--out', [undefined, input], 'sweep folder'), /the sweep folder would overlap the input/);
+    throwsUser(() => checkOutsideInputs(input, '--out', [input], 'run folder'), /would overlap/);
+    throwsUser(() => checkOutsideInputs(path.join(dir, 'alias', 'run'), '--out', [input], 'run folder'), /alias\/run: the run folder would overlap the input/);
+    checkOutsideInputs(path.join(dir, 'model-runs'), '--out', [input, undefined], 'run folder');
   });
 });
 

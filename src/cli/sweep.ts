@@ -11,10 +11,10 @@ import { VERSION, numberOption, parseNumberList } from './common.js';
 import { interruptedStatus } from './run-progress.js';
 import { trainOptionsFromFlags, withTrainFlags, type TrainFlags } from './train-flags.js';
 import { toTable } from './output.js';
-import { checkSweepFolder, openSweepFolder } from '../train/sweep-folder.js';
+import { checkSweepFolder, exitText, openSweepFolder, readSweepFile } from '../train/sweep-folder.js';
 import { planSweep, type SweepRequest } from '../train/sweep-plan.js';
-import { runSweepLocally, type CliCommand } from '../train/sweep-local.js';
-import { shellWord, submitSweep, writeSbatchScript } from '../train/sweep-slurm.js';
+import { localRunWords, runSweepLocally, type CliCommand } from '../train/sweep-local.js';
+import { checkNoLiveJobs, shellWord, submitSweep, writeSbatchScript } from '../train/sweep-slurm.js';
 import { sweepStatus } from '../train/sweep-status.js';
 
 interface SweepFlags extends TrainFlags {
@@ -47,7 +47,7 @@ export const sweepCommand: CommandModule<object, SweepFlags> = {
     if (argv.status !== undefined) {
       const report = sweepStatus(argv.status);
       if (argv.format === 'json') process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-      else process.stdout.write(`${toTable(report.runs.map((r) => ({ index: r.index, state: r.state, task: r.task, reg: r.reg, lambda: r.lambda, seed: r.seed, step: r.step, metrics: r.metrics, slurm: r.slurm ?? undefined, folder: r.folder })))}\n${report.summary}\n`);
+      else process.stdout.write(`${toTable(report.runs.map((r) => ({ index: r.index, state: r.state, task: r.task, reg: r.reg, lambda: r.lambda, seed: r.seed, step: r.step, metrics: r.metrics, slurm: r.slurm ?? undefined, ending: r.ending || undefined, folder: r.folder })))}\n${report.summary}\n`);
       return;
     }
     check(argv.model !== undefined, '--model is required: give the Hugging Face model folder');
@@ -64,13 +64,15 @@ export const sweepCommand: CommandModule<object, SweepFlags> = {
     const dir = resolve(argv.out);
     const say = (text: string) => { if (!argv.quiet) process.stderr.write(`${text}\n`); };
     const command: CliCommand = { node: process.execPath, nodeArgs: process.execArgv, script: resolve(process.argv[1]) };
+    // Never two sweeps on one folder: not while Slurm jobs recorded for it still have tasks queued or running.
+    if (kind === 'existing' && !argv.dryRun) checkNoLiveJobs(argv.out, readSweepFile(dir));
     if (argv.executor === 'slurm') {
       const slurm = { partition: argv.partition, time: argv.time, cpusPerTask: argv.cpusPerTask, gres: argv.gres };
       if (!argv.dryRun) checkSbatch();
       const file = openSweepFolder(argv.out, kind, plan, VERSION);
       const script = writeSbatchScript(dir, file, slurm, command, process.cwd());
       if (argv.dryRun) {
-        process.stdout.write(`sbatch --parsable ${script}\n`);
+        process.stdout.write(`sbatch --parsable ${shellWord(script)}\n`);
         say(`wrote ${script} (${plan.runs.length} array tasks); submit it with the command above`);
         return;
       }
@@ -86,17 +88,17 @@ export const sweepCommand: CommandModule<object, SweepFlags> = {
       jobs = cores;
     }
     const file = openSweepFolder(argv.out, kind, plan, VERSION);
+    const threadsPerRun = Math.max(1, Math.floor((argv.threads ?? cores) / jobs));
     if (argv.dryRun) {
-      for (const r of file.runs) process.stdout.write(`${[command.node, ...command.nodeArgs, command.script, 'train', ...r.argv].map(shellWord).join(' ')}\n`);
+      for (const r of file.runs) process.stdout.write(`${localRunWords(command, threadsPerRun, r).map(shellWord).join(' ')}\n`);
       return;
     }
-    const threadsPerRun = Math.max(1, Math.floor((argv.threads ?? cores) / jobs));
     const outcome = await runSweepLocally(dir, file.runs, { jobs, threadsPerRun, command, say });
     if (outcome.interrupted) {
       say(`sweep stopped by ${outcome.interrupted}; the same command resumes it`);
       process.exitCode = interruptedStatus(outcome.interrupted);
     } else if (outcome.failed.length > 0) {
-      const named = outcome.failed.map((f) => `${f.run.folder} (exit status ${f.status}, log ${f.log})`).join(', ');
+      const named = outcome.failed.map((f) => `${f.run.folder} (${exitText(f.status)}, log ${f.log})`).join(', ');
       process.stderr.write(`repgeom: ${outcome.failed.length} of ${file.runs.length} runs failed: ${named}; fix the cause and run the same command to retry them\n`);
       process.exitCode = 1;
     } else {

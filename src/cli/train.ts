@@ -16,12 +16,13 @@ export const trainCommand: CommandModule<object, TrainFlags> = {
   handler: async (argv: ArgumentsCamelCase<TrainFlags>) => {
     const options: TrainOptions = trainOptionsFromFlags(argv);
     const { runTraining, checkTrainOptions } = await import('../train/run.js');
+    const { metricsText } = await import('../train/run-folder.js');
     checkTrainOptions(options);
     const progress = runProgress('train', argv.quiet);
-    const outcome = await runTraining(options, argv.out, { version: VERSION }, progress);
+    const outcome = await runTraining(options, argv.out, { version: VERSION }, { ...progress, onWarning: (text) => progress.say(`repgeom: warning: ${text}`) });
     progress.done();
     if (outcome.status === 'finished' && !argv.quiet) {
-      const metrics = Object.entries(outcome.finalEval?.metrics ?? {}).map(([k, v]) => `${k} ${v === null ? 'null' : v.toFixed(4)}`).join(', ');
+      const metrics = metricsText(outcome.finalEval?.metrics ?? {});
       progress.say(`finished ${argv.out}: ${outcome.step} steps in ${outcome.seconds.toFixed(1)}s; dev ${metrics}`);
     }
     if (outcome.status === 'interrupted') process.exitCode = interruptedStatus(outcome.signal);

@@ -11,7 +11,8 @@
  * - a folder output (a report) is built under a temporary name beside it and swapped in whole,
  *   so the old folder or the new one is there, never a mixture;
  * - temporary files and folders are removed on every exit path this process can see (errors,
- *   SIGINT, SIGTERM, SIGHUP); those of a killed process (SIGKILL) are removed by the next run that
+ *   SIGINT, SIGTERM, SIGHUP), and so is what `cleanUpAtExit` registers (a folder's lock,
+ *   io/folder-lock.ts); those of a killed process (SIGKILL) are removed by the next run that
  *   writes the same output, once their process is gone.
  *
  * Temporary names: `.<name>.tmp-<pid>` beside the output (a staged folder likewise), and
@@ -103,15 +104,25 @@ export function planFolderOutput(
       if (why !== null) throw new UserError(`${flag} ${path}: the folder exists and ${why}; it would be replaced, so choose another --out or remove it first`);
     }
   }
-  for (const input of [...(inputs.files ?? []), ...(inputs.folders ?? [])]) {
+  checkOutsideInputs(path, flag, [...(inputs.files ?? []), ...(inputs.folders ?? [])], 'output folder');
+  removeStaleTemporaries(abs);
+  return { kind: 'folder', path, flag, target: abs, exists: !!st };
+}
+
+/**
+ * Refuse an output folder `path` that is one of `inputs`, lies inside one, or holds one (symbolic
+ * links followed): writing it could overwrite or mix with what the command reads. `what` names
+ * the output in the message ("run folder", "sweep folder").
+ */
+export function checkOutsideInputs(path: string, flag: string, inputs: readonly (string | undefined)[], what: string): void {
+  const abs = realOrResolved(path);
+  for (const input of inputs) {
     if (input === undefined) continue;
     const real = realOrResolved(input);
     if (isInside(real, abs) || isInside(abs, real)) {
-      throw new UserError(`${flag} ${path}: the output folder would overlap the input ${input}; choose another --out`);
+      throw new UserError(`${flag} ${path}: the ${what} would overlap the input ${input}; choose another ${flag}`);
     }
   }
-  removeStaleTemporaries(abs);
-  return { kind: 'folder', path, flag, target: abs, exists: !!st };
 }
 
 function checkNonEmpty(path: string, flag: string): void {
@@ -213,8 +224,29 @@ function removeQuietly(p: string): void {
 export function removeLiveTemporaries(): void {
   for (const p of live) removeQuietly(p);
   for (const s of swaps) s();
+  for (const c of cleanups) {
+    try {
+      c();
+    } catch {
+      // Best effort, as above.
+    }
+  }
   live.clear();
   swaps.clear();
+  cleanups.clear();
+}
+
+/** Other things to undo on every exit path (a folder lock), synchronous. */
+const cleanups = new Set<() => void>();
+
+/**
+ * Run `cleanup` (synchronous) when this process ends in any way it can see: a normal exit, an
+ * error, SIGINT/SIGTERM/SIGHUP. Returns the function that drops it again (once it has run).
+ */
+export function cleanUpAtExit(cleanup: () => void): () => void {
+  cleanups.add(cleanup);
+  installHandlers();
+  return () => { cleanups.delete(cleanup); };
 }
 
 /** Undo functions for folder swaps in flight (old folder moved aside, new one not yet in place). */
@@ -249,14 +281,25 @@ function installHandlers(): void {
   }
 }
 
-/** Whether a process with this pid is running on this machine. */
-function processAlive(pid: number): boolean {
+/** Whether a process with this pid is running on this machine (this process counts as running). */
+export function processAlive(pid: number): boolean {
   if (pid === process.pid) return true;
   try {
     process.kill(pid, 0);
-    return true;
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  return !isZombie(pid);
+}
+
+/** A process that has ended and waits to be reaped (Linux's /proc; elsewhere taken as running). */
+function isZombie(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // `pid (command) state ...`: the command may hold spaces and parentheses, so read after the last ')'.
+    return stat.slice(stat.lastIndexOf(')') + 1).trim().startsWith('Z');
+  } catch {
+    return false;
   }
 }
 

@@ -8,9 +8,13 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node
 import { dirname, join, resolve } from 'node:path';
 import { UserError } from '../errors.js';
 import { writeFileAtomic } from '../io/file-io.js';
+import { lockFolder, type FolderLock } from '../io/folder-lock.js';
+import { checkOutsideInputs } from '../io/safe-output.js';
 import { checkpointsNewestFirst, isCheckpointFolder, readTrainerState } from './checkpoint.js';
 
 export const RUN_JSON = 'run.json';
+/** The lock a train process holds in its run folder (io/folder-lock.ts); never left by a finished run. */
+export const RUN_LOCK = 'run.lock';
 /** The checkpoint a run writes when its last step is done and evaluated. */
 export const FINAL_FOLDER = 'final';
 
@@ -37,16 +41,14 @@ export function runFolderProgress(dir: string): { state: 'finished' | 'partial' 
 export const isFinishedRun = (dir: string): boolean => runFolderProgress(dir).state === 'finished';
 
 /**
- * Make (or accept) the run folder: a new folder, an empty one, or an earlier run's (it has
- * run.json). Anything else is refused, so a typo in --out never writes into a folder of the user's.
+ * Make (or accept) the run folder: a new folder, an empty one (a lock aside), or an earlier run's
+ * (it has run.json). Anything else is refused, so a typo in --out never writes into a folder of
+ * the user's.
  */
 export function prepareRunFolder(out: string, inputs: readonly string[]): 'new' | 'existing' {
   if (out.trim() === '') throw new UserError('--out is empty; give the run folder to write');
   const abs = resolve(out);
-  for (const input of inputs) {
-    const inp = resolve(input);
-    if (abs === inp || abs.startsWith(inp + '/') || inp.startsWith(abs + '/')) throw new UserError(`--out ${out}: the run folder would overlap the input ${input}; choose another --out`);
-  }
+  checkOutsideInputs(out, '--out', inputs, 'run folder');
   if (!existsSync(abs)) {
     if (!existsSync(dirname(abs))) throw new UserError(`--out ${out}: the folder ${dirname(abs)} does not exist; create it first`);
     mkdirSync(abs);
@@ -54,8 +56,36 @@ export function prepareRunFolder(out: string, inputs: readonly string[]): 'new' 
   }
   if (!statSync(abs).isDirectory()) throw new UserError(`--out ${out}: is a file, not a folder; give a run folder (it is created)`);
   if (existsSync(join(abs, RUN_JSON))) return 'existing';
-  if (readdirSync(abs).length > 0) throw new UserError(`--out ${out}: the folder exists and is not a repgeom run folder (no ${RUN_JSON}); choose another --out`);
+  // A run that has not written run.json yet holds only its lock: lockRunFolder says who has it.
+  if (readdirSync(abs).some((n) => n !== RUN_LOCK)) throw new UserError(`--out ${out}: the folder exists and is not a repgeom run folder (no ${RUN_JSON}); choose another --out`);
   return 'new';
+}
+
+/**
+ * The run folder's lock, held while a train process writes it (sweeps, Slurm tasks and
+ * intrinsic-dim's baseline all train through runTraining, so one lock covers them all).
+ */
+export function lockRunFolder(out: string): FolderLock {
+  return lockFolder(resolve(out), RUN_LOCK, `--out ${out}`);
+}
+
+/** The run's last evaluation (the last line of eval.jsonl), or null when it has none (or it is unreadable). */
+export function lastEvaluation(runDir: string): { epoch: number; step: number; metrics: Record<string, number | null> } | null {
+  const path = join(runDir, 'eval.jsonl');
+  if (!existsSync(path)) return null;
+  const lines = readFileSync(path, 'utf8').trim().split('\n');
+  try {
+    const row = JSON.parse(lines[lines.length - 1]) as { epoch?: unknown; step?: unknown; metrics?: unknown };
+    if (typeof row.step !== 'number' || typeof row.metrics !== 'object' || row.metrics === null) return null;
+    return { epoch: Number(row.epoch), step: row.step, metrics: row.metrics as Record<string, number | null> };
+  } catch {
+    return null;
+  }
+}
+
+/** Dev metrics as "accuracy 0.7420, f1 0.8100". */
+export function metricsText(metrics: Record<string, number | null>): string {
+  return Object.entries(metrics).map(([k, v]) => `${k} ${v === null ? 'null' : v.toFixed(4)}`).join(', ');
 }
 
 export function writeJson(path: string, value: unknown): void {

@@ -29,7 +29,8 @@ import { evaluate, trainingTokenCovariances, type Evaluation } from './evaluate.
 import { taskSpec, type TaskSpec } from './glue-task.js';
 import { makeSchedule, warmupSteps, type ScheduleKind } from './schedule.js';
 import { createOptimizer, refreshRegularizer, trainStep } from './step.js';
-import { FINAL_FOLDER, RUN_JSON, differingOptions, prepareRunFolder, runFolderProgress, readJsonLinesUpTo, writeJson, writeJsonLines, writePredictions } from './run-folder.js';
+import type { FolderLock } from '../io/folder-lock.js';
+import { FINAL_FOLDER, RUN_JSON, RUN_LOCK, differingOptions, lockRunFolder, prepareRunFolder, runFolderProgress, readJsonLinesUpTo, writeJson, writeJsonLines, writePredictions } from './run-folder.js';
 
 /** Every option that shapes the run's results (recorded in run.json and compared on resume). */
 export interface TrainOptions {
@@ -66,6 +67,8 @@ export interface TrainHooks {
   onStep?(step: number, total: number, loss: number): void;
   /** A line for the user (resuming, finished, interrupted). */
   onMessage?(text: string): void;
+  /** A warning (a stale lock taken over); without it, onMessage gets `warning: …`. */
+  onWarning?(text: string): void;
 }
 
 export interface TrainOutcome {
@@ -144,25 +147,32 @@ export async function runTraining(o: TrainOptions, outDir: string, env: { versio
   const kind = prepareRunFolder(outDir, [o.model, o.data]);
   const options = recordedOptions(o);
   const runJson = { command: 'train', version: env.version, node: process.version, productsBackend: describeProducts(), seed: o.seed, options };
-  if (kind === 'existing') {
-    let before: { options?: Record<string, unknown> };
-    try {
-      before = JSON.parse(readFileSync(join(outDir, RUN_JSON), 'utf8'));
-    } catch {
-      throw new UserError(`${join(outDir, RUN_JSON)}: not a readable run.json, so the run cannot be resumed; choose another --out`);
-    }
-    const diff = differingOptions(before.options ?? {}, options);
-    check(diff.length === 0, `--out ${outDir} holds a run made with other options: ${diff.join(', ')}; resume with the same options or choose another --out`);
-  }
+  let lock: FolderLock | null = null;
   try {
+    // Before anything in the folder is read or written: one process at a time works in it.
+    lock = lockRunFolder(outDir);
+    if (lock.tookOverFrom) {
+      const h = lock.tookOverFrom;
+      (hooks.onWarning ?? ((t: string) => hooks.onMessage?.(`warning: ${t}`)))(`--out ${outDir}: took over the lock ${RUN_LOCK} of pid ${h.pid} (started ${h.started}), which is no longer running`);
+    }
+    if (kind === 'existing') {
+      let before: { options?: Record<string, unknown> };
+      try {
+        before = JSON.parse(readFileSync(join(outDir, RUN_JSON), 'utf8'));
+      } catch {
+        throw new UserError(`${join(outDir, RUN_JSON)}: not a readable run.json, so the run cannot be resumed; choose another --out`);
+      }
+      const diff = differingOptions(before.options ?? {}, options);
+      check(diff.length === 0, `--out ${outDir} holds a run made with other options: ${diff.join(', ')}; resume with the same options or choose another --out`);
+    }
     // run.json is written once the model has loaded, so a refused head leaves no run behind.
     return await trainLoop(ctx, hooks, started, () => {
       if (kind === 'new') writeJson(join(outDir, RUN_JSON), runJson);
       mkdirSync(join(outDir, 'checkpoints'), { recursive: true });
     });
-  } catch (e) {
+  } finally {
+    lock?.release();
     if (kind === 'new' && existsSync(outDir) && readdirSync(outDir).length === 0) rmdirSync(outDir);
-    throw e;
   }
 }
 

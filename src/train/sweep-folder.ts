@@ -4,9 +4,10 @@
  * run's output. sweep.json is written through the one safe output path.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import * as os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { UserError, check } from '../errors.js';
-import { planFileOutput, writeOutputFile } from '../io/safe-output.js';
+import { checkOutsideInputs, planFileOutput, writeOutputFile } from '../io/safe-output.js';
 import { RUN_JSON, differingOptions } from './run-folder.js';
 import type { SweepPlan, SweepRun } from './sweep-plan.js';
 
@@ -35,10 +36,7 @@ export function runLogPath(sweepDir: string, r: SweepRun): string {
 export function checkSweepFolder(out: string, inputs: readonly string[]): 'new' | 'existing' {
   check(out.trim() !== '', '--out is empty; give the sweep folder to write');
   const abs = resolve(out);
-  for (const input of inputs) {
-    const inp = resolve(input);
-    check(!(abs === inp || abs.startsWith(inp + '/') || inp.startsWith(abs + '/')), `--out ${out}: the sweep folder would overlap the input ${input}; choose another --out`);
-  }
+  checkOutsideInputs(out, '--out', inputs, 'sweep folder');
   if (!existsSync(abs)) {
     check(existsSync(dirname(abs)), `--out ${out}: the folder ${dirname(abs)} does not exist; create it first`);
     return 'new';
@@ -59,8 +57,41 @@ export function readSweepFile(dir: string): SweepFile {
   } catch {
     throw new UserError(`${path}: not readable JSON; the sweep cannot be resumed from it, so choose another --out`);
   }
-  check(s !== null && typeof s === 'object' && Array.isArray(s.runs) && typeof s.options === 'object', `${path}: has no options and runs; it is not a repgeom sweep.json, so choose another --out`);
+  check(isObject(s) && Array.isArray(s.runs) && isObject(s.options), `${path}: has no options and runs; it is not a repgeom sweep.json, so choose another --out`);
+  const damaged = (where: string, what: string, value: unknown) => new UserError(
+    `${path}: ${where}: ${what}, got ${shortJson(value)}; the file is damaged (repgeom sweep writes it), so restore it or run the sweep into a new --out`);
+  const folders = new Set<string>();
+  s.runs.forEach((r: unknown, i: number) => {
+    const where = `runs[${i}]`;
+    if (!isObject(r)) throw damaged(where, 'is not an object', r);
+    const e = r as Record<string, unknown>;
+    if (e.index !== i) throw damaged(where, `\`index\` must be ${i} (runs are in order)`, e.index);
+    // Run folders lie inside the sweep folder: a plain name, never a path that leads out of it.
+    const f = e.folder;
+    if (typeof f !== 'string' || f === '' || f === '.' || f === '..' || /[/\\\0]/.test(f)) throw damaged(where, '`folder` must be a folder name inside the sweep folder', f);
+    if (folders.has(f)) throw damaged(where, '`folder` repeats an earlier run\'s', f);
+    folders.add(f);
+    if (typeof e.task !== 'string' || e.task === '') throw damaged(where, '`task` must be a task name', e.task);
+    if (!REGS.includes(e.reg as string)) throw damaged(where, `\`reg\` must be one of ${REGS.join(', ')}`, e.reg);
+    if (!(e.lambda === null || (typeof e.lambda === 'number' && Number.isFinite(e.lambda)))) throw damaged(where, '`lambda` must be a number or null', e.lambda);
+    if (!(Number.isInteger(e.seed) && (e.seed as number) >= 0)) throw damaged(where, '`seed` must be an integer ≥ 0', e.seed);
+    if (!(Array.isArray(e.argv) && e.argv.every((a) => typeof a === 'string'))) throw damaged(where, '`argv` must be a list of strings', e.argv);
+  });
+  if (s.slurm !== undefined) {
+    const jobs = isObject(s.slurm) ? (s.slurm as { jobs?: unknown }).jobs : undefined;
+    if (!(Array.isArray(jobs) && jobs.every((j) => typeof j === 'string' && /^\d+$/.test(j)))) throw damaged('slurm', '`jobs` must be a list of Slurm job ids', jobs);
+  }
   return s;
+}
+
+const REGS: readonly string[] = ['none', 'istar', 'cosreg'];
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** A value for a message: its JSON, cut short (a damaged file may hold anything). */
+function shortJson(v: unknown): string {
+  const text = v === undefined ? 'nothing' : JSON.stringify(v) ?? String(v);
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
 
 export function writeSweepFile(dir: string, s: SweepFile): void {
@@ -78,7 +109,7 @@ export function openSweepFolder(out: string, kind: 'new' | 'existing', plan: Swe
   if (kind === 'existing') {
     const before = readSweepFile(dir);
     const diff = differingOptions(before.options, plan.options);
-    check(diff.length === 0, `--out ${out} holds a sweep made with other options: ${diff.join(', ')}; run it with the same options or choose another --out`);
+    check(diff.length === 0, () => `--out ${out} holds a sweep made with other options: ${diff.join(', ')}; ${respelledLambdas(before.options.lambdas, plan.options.lambdas) ?? 'run it with the same options or choose another --out'}`);
     slurm = before.slurm;
   } else {
     mkdirSync(dir, { recursive: true });
@@ -87,6 +118,16 @@ export function openSweepFolder(out: string, kind: 'new' | 'existing', plan: Swe
   const file: SweepFile = { command: 'sweep', version, options: plan.options, runs: plan.runs, ...(slurm ? { slurm } : {}) };
   writeSweepFile(dir, file);
   return file;
+}
+
+/**
+ * When only the spelling of λ changed (1e-3 then 0.001), how to resume: run folders are named by
+ * λ as written, so another spelling would plan new folders and leave the earlier runs behind.
+ */
+function respelledLambdas(before: unknown, now: unknown): string | null {
+  if (!Array.isArray(before) || !Array.isArray(now) || before.length !== now.length) return null;
+  if (!before.every((b, i) => typeof b === 'string' && Number(b) === Number(now[i]))) return null;
+  return `the λ values are the same but written differently, and run folders are named by λ as written, so resume with --lambdas=${before.join(',')} or choose another --out`;
 }
 
 /** The line the local executor writes when it starts a run's train process (`pid` on this machine). */
@@ -108,6 +149,27 @@ export function lastStart(log: string): { local: number } | { slurm: string } | 
  * still going.
  */
 export const exitLine = (status: number): string => `repgeom sweep: train exited with status ${status}`;
+
+/**
+ * How a train command ended, for messages: "exit status 2", "stopped by SIGINT (exit status 130)"
+ * (it caught the signal and saved a checkpoint), "killed by signal 9 (SIGKILL)".
+ */
+export function exitText(status: number): string {
+  if (status <= 128) return `exit status ${status}`;
+  const n = status - 128;
+  const name = Object.entries(os.constants.signals).find(([, v]) => v === n)?.[0];
+  if (isInterruptStatus(status)) return `stopped by ${name} (exit status ${status})`;
+  return `killed by signal ${n}${name ? ` (${name})` : ''}`;
+}
+
+/**
+ * The statuses of a train run that caught SIGINT, SIGTERM or SIGHUP, saved a checkpoint and
+ * stopped (resumable); any other status above 128 is a kill (the OOM killer, a time limit's
+ * SIGKILL) and a failure.
+ */
+export function isInterruptStatus(status: number): boolean {
+  return (['SIGINT', 'SIGTERM', 'SIGHUP'] as const).some((s) => status === 128 + os.constants.signals[s]);
+}
 
 /** The status of the last ending a run's log records, or null (never ran, or still running). */
 export function lastExitStatus(log: string): number | null {

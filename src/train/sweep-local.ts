@@ -3,15 +3,17 @@
  * arguments sweep.json records (as on Slurm), up to `jobs` at once. A finished run is skipped, an
  * interrupted one resumes from its checkpoint (train does that by itself), a failed one does not
  * stop the others. SIGINT/SIGTERM are passed on to the running children, which save a checkpoint
- * and stop; the sweep then starts no new run.
+ * and stop; the sweep then starts no new run. A second signal kills the children at once
+ * (SIGKILL; they resume from their last checkpoint) and ends the sweep.
  */
 import { spawn } from 'node:child_process';
-import { appendFileSync, closeSync, existsSync, openSync, readFileSync } from 'node:fs';
+import { appendFileSync, closeSync, openSync } from 'node:fs';
 import * as os from 'node:os';
 import { join } from 'node:path';
+import { duration } from '../duration.js';
 import { setInterruptHook } from '../io/safe-output.js';
-import { runFolderProgress } from './run-folder.js';
-import { exitLine, runLogPath, startLine } from './sweep-folder.js';
+import { lastEvaluation, metricsText, runFolderProgress } from './run-folder.js';
+import { exitLine, exitText, runLogPath, startLine } from './sweep-folder.js';
 import type { SweepRun } from './sweep-plan.js';
 
 /** How to start this `repgeom`: node, its flags (`--import tsx` when run from source) and the CLI script. */
@@ -41,25 +43,9 @@ export function runLabel(r: SweepRun): string {
   return `${r.task} ${r.reg}${r.lambda === null ? '' : ` λ=${r.lambda}`} seed ${r.seed}`;
 }
 
-/** "88 s", "4 min 12 s", "3 h 20 min". */
-export function duration(seconds: number): string {
-  const s = Math.round(seconds);
-  if (s < 120) return `${s} s`;
-  if (s < 7200) return `${Math.floor(s / 60)} min ${s % 60} s`;
-  return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
-}
-
-/** The dev metrics of a run's last evaluation, as "accuracy 0.7420, f1 0.8100". */
-export function lastMetrics(runDir: string): string {
-  const path = join(runDir, 'eval.jsonl');
-  if (!existsSync(path)) return '';
-  const lines = readFileSync(path, 'utf8').trim().split('\n');
-  try {
-    const metrics = (JSON.parse(lines[lines.length - 1]) as { metrics?: Record<string, number | null> }).metrics ?? {};
-    return Object.entries(metrics).map(([k, v]) => `${k} ${v === null ? 'null' : v.toFixed(4)}`).join(', ');
-  } catch {
-    return '';
-  }
+/** The command line of a run here (what --dry-run prints and what is spawned): its --threads, then train's arguments. */
+export function localRunWords(command: CliCommand, threadsPerRun: number, r: SweepRun): string[] {
+  return [command.node, ...command.nodeArgs, command.script, '--threads', String(threadsPerRun), 'train', ...r.argv];
 }
 
 export async function runSweepLocally(sweepDir: string, runs: readonly SweepRun[], o: LocalSweepOptions): Promise<LocalOutcome> {
@@ -80,13 +66,21 @@ export async function runSweepLocally(sweepDir: string, runs: readonly SweepRun[
   setInterruptHook((signal) => {
     outcome.interrupted ??= signal;
     signals++;
-    o.say(signals === 1
-      ? `interrupted: ${active.size} running run(s) save a checkpoint and stop; no new run starts (${signal} again to stop them at once)`
-      : `interrupted again: stopping the running runs at once`);
-    for (const pid of active.values()) {
-      try { process.kill(pid, signal); } catch { /* it has just ended */ }
+    if (signals === 1) {
+      o.say(`interrupted: ${active.size} running run(s) save a checkpoint and stop; no new run starts (${signal} again to kill them at once)`);
+      for (const pid of active.values()) {
+        try { process.kill(pid, signal); } catch { /* it has just ended */ }
+      }
+      return true;
     }
-    return true;
+    // The second signal: kill the children (their process groups, as they are detached) and end now.
+    for (const [index, pid] of active) {
+      try { process.kill(-pid, 'SIGKILL'); } catch { try { process.kill(pid, 'SIGKILL'); } catch { /* it has just ended */ } }
+      const r = runs.find((x) => x.index === index);
+      if (r) appendFileSync(runLogPath(sweepDir, r), `repgeom sweep: ${new Date().toISOString()} killed with SIGKILL after a second ${signal}; the same command resumes it from its last checkpoint\n`);
+    }
+    o.say(`interrupted again: killed ${active.size} running run(s) with SIGKILL; the same command resumes them from their last checkpoints`);
+    return false; // safe-output's handler exits now with the signal's status (130 for Ctrl-C)
   });
 
   const sweepLine = () => {
@@ -102,9 +96,9 @@ export async function runSweepLocally(sweepDir: string, runs: readonly SweepRun[
     const runStart = Date.now();
     // The log grows while the run goes (a reader follows it), so it is appended to, not staged.
     const fd = openSync(log, 'a');
-    const args = [...o.command.nodeArgs, o.command.script, '--threads', String(o.threadsPerRun), 'train', ...r.argv];
+    const [node, ...args] = localRunWords(o.command, o.threadsPerRun, r);
     // Its own process group: a Ctrl-C in the terminal reaches the sweep only, which passes it on once.
-    const child = spawn(o.command.node, args, { stdio: ['ignore', fd, fd], detached: true });
+    const child = spawn(node, args, { stdio: ['ignore', fd, fd], detached: true });
     // The pid lets --status tell a run still going from one whose sweep was killed outright.
     appendFileSync(fd, `${startLine(child.pid ?? 0)} repgeom train ${r.argv.join(' ')}\n`);
     closeSync(fd);
@@ -119,13 +113,15 @@ export async function runSweepLocally(sweepDir: string, runs: readonly SweepRun[
       const seconds = (Date.now() - runStart) / 1000;
       if (status === 0) {
         outcome.finished++;
-        const metrics = lastMetrics(join(sweepDir, r.folder));
+        const metrics = metricsText(lastEvaluation(join(sweepDir, r.folder))?.metrics ?? {});
         o.say(`${tag(r)}: finished in ${duration(seconds)}${metrics ? `, ${metrics}` : ''}`);
-      } else if (outcome.interrupted !== null && status > 128) {
+      } else if (outcome.interrupted !== null && status === 128 + os.constants.signals[outcome.interrupted]) {
+        // It caught the signal the sweep passed on, saved a checkpoint and stopped.
         o.say(`${tag(r)}: stopped after ${duration(seconds)}; the same command resumes it`);
       } else {
+        // Any other ending (137: the OOM killer's SIGKILL) is a failure, not a stop.
         outcome.failed.push({ run: r, status, log });
-        o.say(`${tag(r)}: failed (exit status ${status}) after ${duration(seconds)}; see ${log}`);
+        o.say(`${tag(r)}: failed (${exitText(status)}) after ${duration(seconds)}; see ${log}`);
       }
       if (status === 0 || outcome.interrupted === null) sweepLine();
       resolveRun();

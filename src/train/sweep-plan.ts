@@ -152,7 +152,8 @@ export function planSweep(r: SweepRequest, sweepDir: string): SweepPlan {
   }
   const options = {
     ...r.train, model, tasks: r.tasks, data: resolve(r.data),
-    lambdas: r.lambdas?.map((l) => l.value) ?? null, seeds: r.seeds,
+    // λ as written: it names the run folders, so a resume spelled otherwise (0.001 for 1e-3) is refused.
+    lambdas: r.lambdas?.map((l) => l.text) ?? null, seeds: r.seeds,
   };
   return { options, runs };
 }

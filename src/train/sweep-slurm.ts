@@ -2,13 +2,14 @@
  * The Slurm executor: `sweep.sbatch` is an array job whose task i runs run i of sweep.json as a
  * plain `repgeom train` command (absolute node and CLI paths, shell-quoted arguments), its output
  * appended to logs/<run folder>.log with the same ending line as the local executor writes.
- * Submitting records the job id in sweep.json; submitting again is safe (a finished run's train
- * command exits 0 at once).
+ * Submitting records the job id in sweep.json. Submitting again once those jobs have ended is safe
+ * (a finished run's train command exits 0 at once); while they still have tasks queued or running
+ * it is refused, and train's run-folder lock keeps any two writers of one run folder apart.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { UserError } from '../errors.js';
+import { UserError, check } from '../errors.js';
 import { planFileOutput, writeOutputFile } from '../io/safe-output.js';
 import { readSweepFile, runLogPath, writeSweepFile, type SweepFile } from './sweep-folder.js';
 import type { CliCommand } from './sweep-local.js';
@@ -33,9 +34,11 @@ export function sbatchScript(dir: string, file: SweepFile, res: SlurmResources, 
   const n = file.runs.length;
   const header = [
     '#!/bin/bash',
+    // sbatch does not expand % in a job name (tried: `a%%b%x` stays as written), so it is kept.
     `#SBATCH --job-name=${shellWord(`repgeom-sweep-${basename(dir)}`)}`,
     `#SBATCH --array=0-${n - 1}`,
-    `#SBATCH --output=${shellWord(join(dir, 'slurm', '%A_%a.out'))}`,
+    // In --output sbatch expands %A, %j, %x...: a % of the sweep's path is written %% (a literal %).
+    `#SBATCH --output=${shellWord(join(dir.replace(/%/g, '%%'), 'slurm', '%A_%a.out'))}`,
     ...(res.partition !== undefined ? [`#SBATCH --partition=${shellWord(res.partition)}`] : []),
     ...(res.time !== undefined ? [`#SBATCH --time=${shellWord(res.time)}`] : []),
     ...(res.cpusPerTask !== undefined ? [`#SBATCH --cpus-per-task=${res.cpusPerTask}`] : []),
@@ -91,6 +94,23 @@ export function submitSweep(dir: string, script: string): string {
   file.slurm = { jobs: [...(file.slurm?.jobs ?? []), id] };
   writeSweepFile(dir, file);
   return id;
+}
+
+/** Slurm's words for an array task still queued or running, and the run state each stands for. */
+export const SLURM_LIVE: Record<string, 'pending' | 'running'> = {
+  PENDING: 'pending', CONFIGURING: 'pending', REQUEUED: 'pending', REQUEUE_HOLD: 'pending', SUSPENDED: 'pending',
+  RUNNING: 'running', COMPLETING: 'running', STAGE_OUT: 'running', SIGNALING: 'running', RESIZING: 'running',
+};
+
+/**
+ * Refuse to start a sweep (submit again, or run it here) while Slurm jobs sweep.json records still
+ * have tasks queued or running: both would train the same run folders. Where squeue cannot be
+ * asked nothing is known, and train's run-folder lock is what keeps writers apart.
+ */
+export function checkNoLiveJobs(out: string, file: SweepFile): void {
+  const live = (file.slurm?.jobs ?? []).filter((job) => (query('squeue', ['-h', '-r', '-j', job, '-o', '%i %T']) ?? [])
+    .some((line) => { const m = /^(\d+)(?:_\S*)?\s+(\S+)/.exec(line.trim()); return m !== null && m[1] === job && SLURM_LIVE[m[2]] !== undefined; }));
+  check(live.length === 0, () => `--out ${out}: Slurm job${live.length > 1 ? 's' : ''} ${live.join(', ')} of this sweep still ${live.length > 1 ? 'have' : 'has'} tasks pending or running; follow ${live.length > 1 ? 'them' : 'it'} with repgeom sweep --status ${shellWord(out)} and run this command once ${live.length > 1 ? 'they end' : 'it ends'}, or cancel ${live.length > 1 ? 'them' : 'it'} first (scancel ${live.join(' ')})`);
 }
 
 /**

@@ -4,10 +4,10 @@
  * run's log, and Slurm (squeue, then sacct where accounting is on) for the jobs sweep.json records.
  */
 import { join, resolve } from 'node:path';
-import { runFolderProgress } from './run-folder.js';
-import { lastExitStatus, lastStart, readSweepFile, runLogPath } from './sweep-folder.js';
-import { lastMetrics } from './sweep-local.js';
-import { slurmTaskStates } from './sweep-slurm.js';
+import { processAlive } from '../io/safe-output.js';
+import { lastEvaluation, metricsText, runFolderProgress } from './run-folder.js';
+import { exitText, isInterruptStatus, lastExitStatus, lastStart, readSweepFile, runLogPath } from './sweep-folder.js';
+import { SLURM_LIVE, slurmTaskStates } from './sweep-slurm.js';
 
 export const RUN_STATES = ['pending', 'running', 'finished', 'failed', 'interrupted'] as const;
 export type RunState = (typeof RUN_STATES)[number];
@@ -26,25 +26,14 @@ export interface RunStatus {
   metrics: string;
   /** Slurm's word for the array task, when Slurm knows it. */
   slurm: string | null;
+  /** How a failed or interrupted run's last attempt ended ("killed by signal 9 (SIGKILL)", "exit status 2"), or ''. */
+  ending: string;
 }
 
 export interface SweepStatus { sweep: string; runs: RunStatus[]; counts: Record<RunState, number>; summary: string }
 
-const SLURM_LIVE: Record<string, RunState> = {
-  PENDING: 'pending', CONFIGURING: 'pending', REQUEUED: 'pending', REQUEUE_HOLD: 'pending', SUSPENDED: 'pending',
-  RUNNING: 'running', COMPLETING: 'running', STAGE_OUT: 'running', SIGNALING: 'running', RESIZING: 'running',
-};
 const SLURM_STOPPED = new Set(['CANCELLED', 'TIMEOUT', 'PREEMPTED']);
 const SLURM_FAILED = new Set(['FAILED', 'NODE_FAIL', 'OUT_OF_MEMORY', 'BOOT_FAIL', 'DEADLINE']);
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 export function sweepStatus(dirGiven: string): SweepStatus {
   const dir = resolve(dirGiven);
@@ -61,7 +50,8 @@ export function sweepStatus(dirGiven: string): SweepStatus {
     let state: RunState;
     if (progress.state === 'finished') state = 'finished';
     else if (slurmState !== null && SLURM_LIVE[slurmState]) state = SLURM_LIVE[slurmState];
-    else if (exit !== null) state = exit > 128 ? 'interrupted' : 'failed';
+    // A caught SIGINT/SIGTERM/SIGHUP saved a checkpoint; any other ending (137: the OOM killer, a time limit's SIGKILL) is a failure.
+    else if (exit !== null) state = isInterruptStatus(exit) ? 'interrupted' : 'failed';
     else if (slurmState !== null && SLURM_FAILED.has(slurmState)) state = 'failed';
     else if (slurmState !== null && SLURM_STOPPED.has(slurmState)) state = progress.state === 'partial' ? 'interrupted' : 'failed';
     else if (start !== null) {
@@ -74,7 +64,8 @@ export function sweepStatus(dirGiven: string): SweepStatus {
     else state = 'pending';
     return {
       index: r.index, task: r.task, reg: r.reg, lambda: r.lambda, seed: r.seed, folder: r.folder, state,
-      step: progress.step, metrics: progress.state === 'finished' ? lastMetrics(runDir) : '', slurm: word,
+      step: progress.step, metrics: progress.state === 'finished' ? metricsText(lastEvaluation(runDir)?.metrics ?? {}) : '', slurm: word,
+      ending: exit !== null && (state === 'failed' || state === 'interrupted') ? exitText(exit) : '',
     };
   });
   const counts = Object.fromEntries(RUN_STATES.map((s) => [s, runs.filter((r) => r.state === s).length])) as Record<RunState, number>;
