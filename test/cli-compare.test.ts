@@ -337,8 +337,8 @@ describe('compare: bad inputs (one line, exit 2)', () => {
   });
 
   test('--out equal to an input folder, or inside one', () => {
-    expectUserError(repgeom(['compare', runDir('a'), '--out', runDir('a')]), /--out .*sweep\/a: is the input .*sweep\/a; .*choose an --out outside the runs/);
-    expectUserError(repgeom(['compare', SWEEP, '--out', path.join(SWEEP, 'cmp')]), /--out .*sweep\/cmp: lies inside the input .*sweep; .*choose an --out outside the runs/);
+    expectUserError(repgeom(['compare', runDir('a'), '--out', runDir('a')]), /--out .*sweep\/a: the compare folder would overlap the input .*sweep\/a; choose another --out/);
+    expectUserError(repgeom(['compare', SWEEP, '--out', path.join(SWEEP, 'cmp')]), /--out .*sweep\/cmp: the compare folder would overlap the input .*sweep; choose another --out/);
     // The output may not hold the runs either (replacing it would remove them).
     expectUserError(repgeom(['compare', runDir('a'), '--out', dir]), /--out .*: the (output folder would overlap the input|folder exists and is not only a repgeom compare folder)/);
     assert.ok(!fs.existsSync(path.join(SWEEP, 'cmp')));

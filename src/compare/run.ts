@@ -7,7 +7,8 @@ import { planFolderOutput } from '../io/safe-output.js';
 import { buildComparison, type Comparison } from './model.js';
 import { readRun, runFoldersOf } from './runs.js';
 import { DEFAULT_BOOTSTRAP } from './stats.js';
-import { checkOutsideInputs, whyNotCompareFolder, writeCompareFolder } from './write.js';
+import { checkOutsideInputs } from '../io/safe-output.js';
+import { whyNotCompareFolder, writeCompareFolder } from './write.js';
 
 export interface CompareOptions {
   byTask: boolean;
@@ -22,7 +23,7 @@ export async function runCompare(inputs: readonly string[], out: string, o: Comp
   // Every check of the inputs (tasks, settings) before anything about the output.
   const comparison = buildComparison({ version: o.version, inputs: [...inputs], byTask: o.byTask, runs: loaded.map((l) => l.record), bootstrap: { ...DEFAULT_BOOTSTRAP, seed: o.seed } });
   const folders = [...inputs, ...refs.map((r) => r.folder)];
-  checkOutsideInputs(out, folders);
+  checkOutsideInputs(out, '--out', folders, 'compare folder');
   const plan = planFolderOutput(out, '--out', { folders }, whyNotCompareFolder);
   const files = await writeCompareFolder(plan, comparison, new Map(loaded.map((l) => [l.record.folder, l.curve])));
   return { comparison, files };

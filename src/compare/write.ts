@@ -3,8 +3,7 @@
  * and swapped in whole (io/safe-output), replacing only an earlier compare folder.
  */
 import { readdirSync, statSync } from 'node:fs';
-import { join, resolve, sep } from 'node:path';
-import { UserError } from '../errors.js';
+import { join } from 'node:path';
 import { writeFileAtomic } from '../io/file-io.js';
 import type { FolderOutputPlan } from '../io/safe-output.js';
 import { StagedFolder } from '../io/safe-output.js';
@@ -23,18 +22,6 @@ export function whyNotCompareFolder(dir: string): string | null {
   return null;
 }
 
-/**
- * Refuse an --out that is one of the runs' folders or lies inside one, before anything else: the
- * swap would replace (or write into) a run. (The general overlap check of io/safe-output also
- * holds, but would first say the folder is not a compare folder.)
- */
-export function checkOutsideInputs(out: string, folders: readonly string[]): void {
-  const abs = resolve(out);
-  for (const f of folders) {
-    const input = resolve(f);
-    if (abs === input || abs.startsWith(input + sep)) throw new UserError(`--out ${out}: ${abs === input ? 'is' : 'lies inside'} the input ${f}; the compare folder would replace or write into it, so choose an --out outside the runs`);
-  }
-}
 
 /** Render everything first (the page is the slow part), then write the three files and swap the folder in. */
 export async function writeCompareFolder(plan: FolderOutputPlan, c: Comparison, curves: Curves): Promise<string[]> {

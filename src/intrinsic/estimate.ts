@@ -3,6 +3,7 @@
  * real subspace step (and the baseline's steps × one full fine-tuning step), each the second of
  * two steps on the first batch (the first pays for allocation and compilation).
  */
+import { duration } from '../duration.js';
 import { TrainableModel } from '../models/trainable.js';
 import { epochOrder, orderedBatch } from '../train/batches.js';
 import { createOptimizer, trainStep } from '../train/step.js';
@@ -57,6 +58,3 @@ async function secondOfTwo(f: () => Promise<unknown>): Promise<number> {
   return Number(process.hrtime.bigint() - t) / 1e9;
 }
 
-function duration(seconds: number): string {
-  return seconds < 90 ? `${Math.round(seconds)} s` : `${(seconds / 60).toFixed(1)} min`;
-}

@@ -69,23 +69,18 @@ export function lockRunFolder(out: string): FolderLock {
   return lockFolder(resolve(out), RUN_LOCK, `--out ${out}`);
 }
 
-/** The run's last evaluation (the last line of eval.jsonl), or null when it has none (or it is unreadable). */
-export function lastEvaluation(runDir: string): { epoch: number; step: number; metrics: Record<string, number | null> } | null {
-  const path = join(runDir, 'eval.jsonl');
-  if (!existsSync(path)) return null;
-  const lines = readFileSync(path, 'utf8').trim().split('\n');
-  try {
-    const row = JSON.parse(lines[lines.length - 1]) as { epoch?: unknown; step?: unknown; metrics?: unknown };
-    if (typeof row.step !== 'number' || typeof row.metrics !== 'object' || row.metrics === null) return null;
-    return { epoch: Number(row.epoch), step: row.step, metrics: row.metrics as Record<string, number | null> };
-  } catch {
-    return null;
-  }
-}
-
 /** Dev metrics as "accuracy 0.7420, f1 0.8100". */
 export function metricsText(metrics: Record<string, number | null>): string {
   return Object.entries(metrics).map(([k, v]) => `${k} ${v === null ? 'null' : v.toFixed(4)}`).join(', ');
+}
+
+/** The last evaluation's metrics as text for status lines: '' when there is none or eval.jsonl is damaged (a status must not fail). */
+export function lastMetricsText(runDir: string): string {
+  try {
+    return metricsText(lastEvaluation(runDir)?.metrics ?? {});
+  } catch {
+    return '';
+  }
 }
 
 export function writeJson(path: string, value: unknown): void {

@@ -12,7 +12,7 @@ import * as os from 'node:os';
 import { join } from 'node:path';
 import { duration } from '../duration.js';
 import { setInterruptHook } from '../io/safe-output.js';
-import { lastEvaluation, metricsText, runFolderProgress } from './run-folder.js';
+import { lastMetricsText, runFolderProgress } from './run-folder.js';
 import { exitLine, exitText, runLogPath, startLine } from './sweep-folder.js';
 import type { SweepRun } from './sweep-plan.js';
 
@@ -113,7 +113,7 @@ export async function runSweepLocally(sweepDir: string, runs: readonly SweepRun[
       const seconds = (Date.now() - runStart) / 1000;
       if (status === 0) {
         outcome.finished++;
-        const metrics = metricsText(lastEvaluation(join(sweepDir, r.folder))?.metrics ?? {});
+        const metrics = lastMetricsText(join(sweepDir, r.folder));
         o.say(`${tag(r)}: finished in ${duration(seconds)}${metrics ? `, ${metrics}` : ''}`);
       } else if (outcome.interrupted !== null && status === 128 + os.constants.signals[outcome.interrupted]) {
         // It caught the signal the sweep passed on, saved a checkpoint and stopped.

@@ -5,7 +5,7 @@
  */
 import { join, resolve } from 'node:path';
 import { processAlive } from '../io/safe-output.js';
-import { lastEvaluation, metricsText, runFolderProgress } from './run-folder.js';
+import { lastMetricsText, runFolderProgress } from './run-folder.js';
 import { exitText, isInterruptStatus, lastExitStatus, lastStart, readSweepFile, runLogPath } from './sweep-folder.js';
 import { SLURM_LIVE, slurmTaskStates } from './sweep-slurm.js';
 
@@ -64,7 +64,7 @@ export function sweepStatus(dirGiven: string): SweepStatus {
     else state = 'pending';
     return {
       index: r.index, task: r.task, reg: r.reg, lambda: r.lambda, seed: r.seed, folder: r.folder, state,
-      step: progress.step, metrics: progress.state === 'finished' ? metricsText(lastEvaluation(runDir)?.metrics ?? {}) : '', slurm: word,
+      step: progress.step, metrics: progress.state === 'finished' ? lastMetricsText(runDir) : '', slurm: word,
       ending: exit !== null && (state === 'failed' || state === 'interrupted') ? exitText(exit) : '',
     };
   });
