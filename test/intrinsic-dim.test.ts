@@ -223,7 +223,7 @@ describe('the cost estimate', () => {
 
   test('the message: runs × steps × seconds per step, and the baseline\'s', () => {
     assert.equal(costMessage(27, 190, { subspaceStepSeconds: 0.25, baselineStepSeconds: 0.08 }),
-      'about 27 probe runs × 190 steps × 0.25 s ≈ 21.4 min (+ baseline 190 steps × 0.08 s ≈ 15 s)');
+      'about 27 probe runs × 190 steps × 0.25 s ≈ 21 min 23 s (+ baseline 190 steps × 0.08 s ≈ 15 s)');
     assert.equal(costMessage(4, 10, { subspaceStepSeconds: 0.5, baselineStepSeconds: null }), 'about 4 probe runs × 10 steps × 0.50 s ≈ 20 s');
   });
 });
