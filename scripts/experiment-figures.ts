@@ -97,11 +97,11 @@ const idDir = join(exp, 'intrinsic-dim');
 const order = ['random-init', 'checkpoint-250', 'checkpoint-1000', 'checkpoint-2500', 'final'];
 const searches = existsSync(idDir)
   ? readdirSync(idDir).filter((n) => existsSync(join(idDir, n, 'result.json')))
-    .sort((a, b) => order.findIndex((o) => a.startsWith(o)) - order.findIndex((o) => b.startsWith(o)) || a.localeCompare(b))
+    .sort((a, b) => order.findIndex((o) => a.startsWith(`${o}-`)) - order.findIndex((o) => b.startsWith(`${o}-`)) || a.localeCompare(b))
   : [];
 if (searches.length > 0) {
   const rows: Record<string, unknown>[] = [];
-  const table = ['| model | method | full fine-tuning | threshold (0.9×) | chance | best subspace score (d) | d90 |', '|---|---|---:|---:|---:|---:|---|'];
+  const table = ['| model | method | full fine-tuning | threshold (0.9×) | chance | best subspace score (d) | best / full | d90 |', '|---|---|---:|---:|---:|---:|---:|---|'];
   for (const name of searches) {
     keep(join(idDir, name), join(out, 'intrinsic-dim', name), ['result.json', 'probes.csv', 'index.html']);
     const r = JSON.parse(readFileSync(join(idDir, name, 'result.json'), 'utf8')) as Result;
@@ -111,8 +111,10 @@ if (searches.length > 0) {
     for (const c of r.decision.curve) rows.push({ kind: 'curve', series, d: c.d, score: c.smoothed });
     rows.push({ kind: 'threshold', series, score: r.threshold });
     const best = r.probes.reduce((a, p) => (p.score > a.score ? p : a), r.probes[0]);
-    const d90 = r.d90 === null ? `none (${r.reason})` : `**${r.d90}**${r.interval ? ` [${r.interval[0]}, ${r.interval[1] ?? '>'}]` : ''}`;
-    table.push(`| ${model} | ${r.method.toUpperCase()} | ${r.baseline.toFixed(4)} | ${r.threshold.toFixed(4)} | ${r.chance.toFixed(4)} | ${best ? `${best.score.toFixed(4)} (${best.d})` : '—'} | ${d90} |`);
+    const maxD = Math.max(...r.probes.map((p) => p.d));
+    const d90 = r.d90 !== null ? `**${r.d90}**${r.interval ? ` [${r.interval[0]}, ${r.interval[1] ?? '>'}]` : ''}`
+      : r.threshold <= r.chance ? 'none: 0.9 × full ≤ chance' : `none: no d ≤ ${maxD} reaches it`;
+    table.push(`| ${model} | ${r.method.toUpperCase()} | ${r.baseline.toFixed(4)} | ${r.threshold.toFixed(4)} | ${r.chance.toFixed(4)} | ${best ? `${best.score.toFixed(4)} (${best.d})` : '—'} | ${best ? (best.score / r.baseline).toFixed(3) : '—'} | ${d90} |`);
   }
   const x = { field: 'd', type: 'quantitative', scale: { type: 'log' }, title: 'subspace dimension d (log scale)' };
   const y = { field: 'score', type: 'quantitative', title: 'dev accuracy (SST-2)', scale: { zero: false } };
