@@ -10,8 +10,8 @@
  * markdown summary (<out>/istar/<name>.md: per λ the metric, IsoScore⋆ and TwoNN per layer; the
  * correlations with the metric; and, across runs, IsoScore⋆ against TwoNN of the last layer); for the
  * intrinsic-dim folders it keeps result.json, probes.csv and index.html under
- * <out>/intrinsic-dim/<name>/ and draws all score-vs-d curves in one plot
- * (<out>/intrinsic-dim/score-vs-d.svg) with a table of d90 per checkpoint
+ * <out>/intrinsic-dim/<name>/ and draws all score-vs-d curves (mean over seeds per d; dashed:
+ * each model's threshold) in one plot (<out>/intrinsic-dim/score-vs-d.svg) with a table of d90 per checkpoint
  * (<out>/intrinsic-dim/d90.md). Files are written through the safe output path.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
@@ -108,7 +108,7 @@ if (searches.length > 0) {
     const model = name.slice(0, name.lastIndexOf('-'));
     const series = `${model} (${r.method.toUpperCase()})`;
     for (const p of r.probes) rows.push({ kind: 'probe', series, d: p.d, score: p.score });
-    for (const c of r.decision.curve) rows.push({ kind: 'curve', series, d: c.d, score: c.smoothed });
+    for (const c of r.decision.curve) rows.push({ kind: 'curve', series, d: c.d, score: c.mean });
     rows.push({ kind: 'threshold', series, score: r.threshold });
     const best = r.probes.reduce((a, p) => (p.score > a.score ? p : a), r.probes[0]);
     const maxD = Math.max(...r.probes.map((p) => p.d));
@@ -116,9 +116,9 @@ if (searches.length > 0) {
       : r.threshold <= r.chance ? 'none: 0.9 × full ≤ chance' : `none: no d ≤ ${maxD} reaches it`;
     table.push(`| ${model} | ${r.method.toUpperCase()} | ${r.baseline.toFixed(4)} | ${r.threshold.toFixed(4)} | ${r.chance.toFixed(4)} | ${best ? `${best.score.toFixed(4)} (${best.d})` : '—'} | ${best ? (best.score / r.baseline).toFixed(3) : '—'} | ${d90} |`);
   }
-  const x = { field: 'd', type: 'quantitative', scale: { type: 'log' }, title: 'subspace dimension d (log scale)' };
+  const x = { field: 'd', type: 'quantitative', scale: { type: 'log', nice: false }, title: 'subspace dimension d (log scale)' };
   const y = { field: 'score', type: 'quantitative', title: 'dev accuracy (SST-2)', scale: { zero: false } };
-  const color = { field: 'series', type: 'nominal', title: 'model (method)' };
+  const color = { field: 'series', type: 'nominal', title: 'model (method)', legend: { labelLimit: 300 }, sort: rows.map((r) => r.series as string).filter((v, i, a) => a.indexOf(v) === i) };
   const spec = {
     ...chartBase('Subspace fine-tuning score against d for every checkpoint'), width: 720, height: 320, data: { values: rows },
     layer: [
