@@ -9,8 +9,8 @@
  * chart of the page as its own SVG (<out>/istar/<name>-<chart>.svg, for the README) and a
  * markdown summary (<out>/istar/<name>.md: per λ the metric, IsoScore⋆ and TwoNN per layer; the
  * correlations with the metric; and, across runs, IsoScore⋆ against TwoNN of the last layer); for the
- * intrinsic-dim folders it keeps result.json, probes.csv and index.html under
- * <out>/intrinsic-dim/<name>/ and draws all score-vs-d curves (mean over seeds per d; dashed:
+ * intrinsic-dim folders (intrinsic-dim/, and intrinsic-dim-lrs/ of the second pass) it keeps
+ * result.json, probes.csv and index.html under <out>/<folder>/<name>/ and draws all score-vs-d curves (mean over seeds per d; dashed:
  * each model's threshold) in one plot (<out>/intrinsic-dim/score-vs-d.svg) with a table of d90 per checkpoint
  * (<out>/intrinsic-dim/d90.md). Files are written through the safe output path.
  */
@@ -93,41 +93,46 @@ interface Result {
   method: string; probes: { d: number; seed: number; score: number; lr: number }[]; metric: string;
   decision: { curve: { d: number; mean: number; smoothed: number }[] };
 }
-const idDir = join(exp, 'intrinsic-dim');
 const order = ['random-init', 'checkpoint-250', 'checkpoint-1000', 'checkpoint-2500', 'final'];
-const searches = existsSync(idDir)
-  ? readdirSync(idDir).filter((n) => existsSync(join(idDir, n, 'result.json')))
-    .sort((a, b) => order.findIndex((o) => a.startsWith(`${o}-`)) - order.findIndex((o) => b.startsWith(`${o}-`)) || a.localeCompare(b))
-  : [];
-if (searches.length > 0) {
-  const rows: Record<string, unknown>[] = [];
-  const table = ['| model | method | full fine-tuning | threshold (0.9×) | chance | best subspace score (d) | best / full | d90 |', '|---|---|---:|---:|---:|---:|---:|---|'];
-  for (const name of searches) {
-    keep(join(idDir, name), join(out, 'intrinsic-dim', name), ['result.json', 'probes.csv', 'index.html']);
-    const r = JSON.parse(readFileSync(join(idDir, name, 'result.json'), 'utf8')) as Result;
-    const model = name.slice(0, name.lastIndexOf('-'));
-    const series = `${model} (${r.method.toUpperCase()})`;
-    for (const p of r.probes) rows.push({ kind: 'probe', series, d: p.d, score: p.score });
-    for (const c of r.decision.curve) rows.push({ kind: 'curve', series, d: c.d, score: c.mean });
-    rows.push({ kind: 'threshold', series, score: r.threshold });
-    const best = r.probes.reduce((a, p) => (p.score > a.score ? p : a), r.probes[0]);
-    const maxD = Math.max(...r.probes.map((p) => p.d));
-    const d90 = r.d90 !== null ? `**${r.d90}**${r.interval ? ` [${r.interval[0]}, ${r.interval[1] ?? '>'}]` : ''}`
-      : r.threshold <= r.chance ? 'none: 0.9 × full ≤ chance' : `none: no d ≤ ${maxD} reaches it`;
-    table.push(`| ${model} | ${r.method.toUpperCase()} | ${r.baseline.toFixed(4)} | ${r.threshold.toFixed(4)} | ${r.chance.toFixed(4)} | ${best ? `${best.score.toFixed(4)} (${best.d})` : '—'} | ${best ? (best.score / r.baseline).toFixed(3) : '—'} | ${d90} |`);
+/** One folder of searches (intrinsic-dim, intrinsic-dim-lrs): their files, one plot of all curves, the d90 table. */
+async function intrinsicFigures(folder: string): Promise<void> {
+  const idDir = join(exp, folder);
+  const searches = existsSync(idDir)
+    ? readdirSync(idDir).filter((n) => existsSync(join(idDir, n, 'result.json')))
+      .sort((a, b) => order.findIndex((o) => a.startsWith(`${o}-`)) - order.findIndex((o) => b.startsWith(`${o}-`)) || a.localeCompare(b))
+    : [];
+  if (searches.length > 0) {
+    const rows: Record<string, unknown>[] = [];
+    const table = ['| model | method | full fine-tuning | threshold (0.9×) | chance | best subspace score (d) | best / full | d90 |', '|---|---|---:|---:|---:|---:|---:|---|'];
+    for (const name of searches) {
+      keep(join(idDir, name), join(out, folder, name), ['result.json', 'probes.csv', 'index.html']);
+      const r = JSON.parse(readFileSync(join(idDir, name, 'result.json'), 'utf8')) as Result;
+      const model = name.slice(0, name.lastIndexOf('-'));
+      const series = `${model} (${r.method.toUpperCase()})`;
+      for (const p of r.probes) rows.push({ kind: 'probe', series, d: p.d, score: p.score });
+      for (const c of r.decision.curve) rows.push({ kind: 'curve', series, d: c.d, score: c.mean });
+      rows.push({ kind: 'threshold', series, score: r.threshold });
+      const best = r.probes.reduce((a, p) => (p.score > a.score ? p : a), r.probes[0]);
+      const maxD = Math.max(...r.probes.map((p) => p.d));
+      const d90 = r.d90 !== null ? `**${r.d90}**${r.interval ? ` [${r.interval[0]}, ${r.interval[1] ?? '>'}]` : ''}`
+        : r.threshold <= r.chance ? 'none: 0.9 × full ≤ chance' : `none: no d ≤ ${maxD} reaches it`;
+      table.push(`| ${model} | ${r.method.toUpperCase()} | ${r.baseline.toFixed(4)} | ${r.threshold.toFixed(4)} | ${r.chance.toFixed(4)} | ${best ? `${best.score.toFixed(4)} (d ${best.d}, lr ${best.lr})` : '—'} | ${best ? (best.score / r.baseline).toFixed(3) : '—'} | ${d90} |`);
+    }
+    const x = { field: 'd', type: 'quantitative', scale: { type: 'log', nice: false }, title: 'subspace dimension d (log scale)' };
+    const y = { field: 'score', type: 'quantitative', title: 'dev accuracy (SST-2)', scale: { zero: false } };
+    const color = { field: 'series', type: 'nominal', title: 'model (method)', legend: { labelLimit: 300 }, sort: rows.map((r) => r.series as string).filter((v, i, a) => a.indexOf(v) === i) };
+    const spec = {
+      ...chartBase('Subspace fine-tuning score against d for every checkpoint'), width: 720, height: 320, data: { values: rows },
+      layer: [
+        { transform: [{ filter: "datum.kind === 'curve'" }], mark: { type: 'line', strokeWidth: 2 }, encoding: { x, y, color } },
+        { transform: [{ filter: "datum.kind === 'probe'" }], mark: { type: 'point', filled: true, size: 45 }, encoding: { x, y, color } },
+        { transform: [{ filter: "datum.kind === 'threshold'" }], mark: { type: 'rule', strokeDash: [6, 4], strokeWidth: 1 }, encoding: { y, color } },
+      ],
+    } as unknown as TopLevelSpec;
+    write(join(out, folder, 'score-vs-d.svg'), await renderSvg(spec, { idPrefix: 'score-vs-d' }));
+    write(join(out, folder, 'd90.md'), `${table.join('\n')}\n`);
   }
-  const x = { field: 'd', type: 'quantitative', scale: { type: 'log', nice: false }, title: 'subspace dimension d (log scale)' };
-  const y = { field: 'score', type: 'quantitative', title: 'dev accuracy (SST-2)', scale: { zero: false } };
-  const color = { field: 'series', type: 'nominal', title: 'model (method)', legend: { labelLimit: 300 }, sort: rows.map((r) => r.series as string).filter((v, i, a) => a.indexOf(v) === i) };
-  const spec = {
-    ...chartBase('Subspace fine-tuning score against d for every checkpoint'), width: 720, height: 320, data: { values: rows },
-    layer: [
-      { transform: [{ filter: "datum.kind === 'curve'" }], mark: { type: 'line', strokeWidth: 2 }, encoding: { x, y, color } },
-      { transform: [{ filter: "datum.kind === 'probe'" }], mark: { type: 'point', filled: true, size: 45 }, encoding: { x, y, color } },
-      { transform: [{ filter: "datum.kind === 'threshold'" }], mark: { type: 'rule', strokeDash: [6, 4], strokeWidth: 1 }, encoding: { y, color } },
-    ],
-  } as unknown as TopLevelSpec;
-  write(join(out, 'intrinsic-dim', 'score-vs-d.svg'), await renderSvg(spec, { idPrefix: 'score-vs-d' }));
-  write(join(out, 'intrinsic-dim', 'd90.md'), `${table.join('\n')}\n`);
 }
+
+for (const folder of readdirSync(exp).filter((n) => /^intrinsic-dim(-|$)/.test(n)).sort()) await intrinsicFigures(folder);
 process.stderr.write(`wrote ${out}\n`);

@@ -8,6 +8,9 @@
 # the same 2,000 training sentences × 2 epochs, scored on the whole dev set. Every search resumes,
 # so the script can be stopped and run again; on 2 cores it takes about 1 hour.
 #
+# A second pass (into <out-dir>-lrs) gives every probe Aghajanyan et al.'s four learning rates
+# (1e-4, 3e-4, 1e-3, 3e-3) for SAID on the final model and checkpoint-250, d from 2,048 to 65,536.
+#
 #     scripts/intrinsic-dim-experiment.sh [out-dir]        (default experiments/intrinsic-dim; needs ../shared)
 #     REPGEOM="node /other/checkout/dist/cli/main.js" scripts/intrinsic-dim-experiment.sh
 set -euo pipefail
@@ -34,3 +37,10 @@ search checkpoint-250 "$MODEL/checkpoint-250" did
 search random-init "$OUT/random-init/checkpoints/step-0" said
 search checkpoint-1000 "$MODEL/checkpoint-1000" said
 search checkpoint-2500 "$MODEL/checkpoint-2500" said
+
+# Second pass: four learning rates per probe, keeping the best (θ_d's best rate shrinks as d grows).
+lrs=(--task sst2 --data "$SHARED/data/glue/SST-2" --train-limit 2000 --epochs 2 --max-length 64
+  --baseline-lr 5e-4 --lrs=1e-4,3e-4,1e-3,3e-3 --seeds-per-probe 1 --search --min-dim 2048 --max-dim 65536 --tolerance 0.5)
+for m in final:$MODEL checkpoint-250:$MODEL/checkpoint-250; do
+  "${repgeom[@]}" intrinsic-dim --model "${m#*:}" --method said "${lrs[@]}" --out "$OUT-lrs/${m%%:*}-said"
+done
