@@ -41,6 +41,7 @@ search checkpoint-2500 "$MODEL/checkpoint-2500" said
 # Second pass: four learning rates per probe, keeping the best (θ_d's best rate shrinks as d grows).
 lrs=(--task sst2 --data "$SHARED/data/glue/SST-2" --train-limit 2000 --epochs 2 --max-length 64
   --baseline-lr 5e-4 --lrs=1e-4,3e-4,1e-3,3e-3 --seeds-per-probe 1 --search --min-dim 2048 --max-dim 65536 --tolerance 0.5)
+mkdir -p "$OUT-lrs"
 for m in final:$MODEL checkpoint-250:$MODEL/checkpoint-250; do
   "${repgeom[@]}" intrinsic-dim --model "${m#*:}" --method said "${lrs[@]}" --out "$OUT-lrs/${m%%:*}-said"
 done
