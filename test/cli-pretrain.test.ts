@@ -7,7 +7,7 @@
  * collator's own output.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -169,6 +169,29 @@ describe('pretrain: an uninterrupted run from a config', () => {
 
   test('a run folder with other options is refused by name', () => {
     expectUserError(run(A, { 'mask-prob': '0.2' }), /--out .*other options: --mask-prob 0\.15 \(now 0\.2\)/);
+  });
+
+  test('one process at a time: a folder locked by a live process is refused; a train folder is not resumed as pretraining', async () => {
+    const L = at('locked');
+    fs.cpSync(A, L, { recursive: true });
+    const sleeper = spawn('sleep', ['120'], { stdio: 'ignore' });
+    const gone = new Promise((resolve) => sleeper.on('exit', resolve));
+    try {
+      fs.writeFileSync(path.join(L, 'run.lock'), JSON.stringify({ host: os.hostname(), pid: sleeper.pid, started: '2026-01-02T03:04:05.000Z' }));
+      expectUserError(run(L), new RegExp(`--out .*locked: another repgeom process \\(pid ${sleeper.pid} on this host`));
+    } finally {
+      sleeper.kill('SIGKILL');
+      await gone;
+    }
+    const r = run(L);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, new RegExp(`repgeom: warning: --out .*locked: took over the lock run\\.lock of pid ${sleeper.pid}`));
+    assert.ok(!fs.existsSync(path.join(L, 'run.lock')), 'the lock is released at the end');
+    const T = at('as-train');
+    fs.cpSync(A, T, { recursive: true });
+    const runJson = JSON.parse(fs.readFileSync(path.join(T, 'run.json'), 'utf8'));
+    fs.writeFileSync(path.join(T, 'run.json'), JSON.stringify({ ...runJson, command: 'train' }));
+    expectUserError(run(T), /--out .*as-train holds a 'train' run, not a pretrain run; choose another --out/);
   });
 
   test('a damaged checkpoint is refused by name', () => {

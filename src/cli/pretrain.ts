@@ -36,7 +36,7 @@ export const pretrainCommand: CommandModule<object, PretrainArgs> = {
     const { runPretraining, checkPretrainOptions } = await import('../train/pretrain.js');
     checkPretrainOptions(options);
     const progress = runProgress('pretrain', argv.quiet);
-    const outcome = await runPretraining(options, argv.out, { version: VERSION }, progress);
+    const outcome = await runPretraining(options, argv.out, { version: VERSION }, { ...progress, onWarning: (text) => progress.say(`repgeom: warning: ${text}`) });
     progress.done();
     if (outcome.status === 'finished' && !argv.quiet) {
       progress.say(`finished ${argv.out}: ${outcome.step} steps in ${outcome.seconds.toFixed(1)}s; last MLM loss ${outcome.lastLoss?.toFixed(4) ?? 'n/a'}`);

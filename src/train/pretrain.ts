@@ -9,7 +9,7 @@
  * (seed, step) and every dropout mask by (seed, site, step); a checkpoint holds the weights,
  * AdamW's moments and the step, from which the epoch and position follow.
  */
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describeProducts } from '../backend/products/index.js';
 import { yieldToEventLoop } from '../backend/yield.js';
@@ -23,7 +23,7 @@ import { batchCount, epochOrder } from './batches.js';
 import { checkpointsNewestFirst, isCheckpointFolder, loadOptimizerState, readTrainerState, saveCheckpoint, verifyCheckpoint, type TrainerState } from './checkpoint.js';
 import { readCorpus } from './corpus.js';
 import { maskTokens } from './mlm-masking.js';
-import { RUN_JSON, differingOptions, prepareRunFolder, readJsonLinesUpTo, writeJson, writeJsonLines } from './run-folder.js';
+import { RUN_JSON, openRunFolder, readJsonLinesUpTo, writeJson, writeJsonLines } from './run-folder.js';
 import { makeSchedule } from './schedule.js';
 import { createOptimizer, trainStep } from './step.js';
 
@@ -54,6 +54,8 @@ export const PRETRAIN_DEFAULTS = { maskProb: 0.15, maxLength: 128, batchSize: 32
 export interface PretrainHooks {
   onStep?(step: number, total: number, loss: number): void;
   onMessage?(text: string): void;
+  /** A warning (a stale lock taken over); without it, onMessage gets `warning: …`. */
+  onWarning?(text: string): void;
 }
 
 export interface PretrainOutcome {
@@ -134,28 +136,17 @@ export async function runPretraining(o: PretrainOptions, outDir: string, env: { 
   const tokenizer = loadTokenizer(tokenizerDir, { modelType: config.modelType, modelVocabSize: config.vocabSize });
   const { maskId, excluded } = specialIds(tokenizer, tokenizerDir);
   const corpus = readCorpus(o.data);
-  const kind = prepareRunFolder(outDir, [o.model, o.config, o.tokenizer, o.data].filter((p): p is string => p !== null));
   const options = { ...o };
   const runJson = { command: 'pretrain', version: env.version, node: process.version, productsBackend: describeProducts(), seed: o.seed, options };
-  if (kind === 'existing') {
-    let before: { command?: string; options?: Record<string, unknown> };
-    try {
-      before = JSON.parse(readFileSync(join(outDir, RUN_JSON), 'utf8'));
-    } catch {
-      throw new UserError(`${join(outDir, RUN_JSON)}: not a readable run.json, so the run cannot be resumed; choose another --out`);
-    }
-    check(before.command === 'pretrain', `--out ${outDir} holds a '${before.command}' run, not a pretrain run; choose another --out`);
-    const diff = differingOptions(before.options ?? {}, options);
-    check(diff.length === 0, `--out ${outDir} holds a run made with other options: ${diff.join(', ')}; resume with the same options or choose another --out`);
-  }
+  const inputs = [o.model, o.config, o.tokenizer, o.data].filter((p): p is string => p !== null);
+  const folder = openRunFolder(outDir, inputs, 'pretrain', options, hooks.onWarning ?? ((t: string) => hooks.onMessage?.(`warning: ${t}`)));
   try {
     return await pretrainLoop({ o, config, tokenizer, tokenizerDir, maskId, excluded, corpus, out: outDir }, hooks, started, () => {
-      if (kind === 'new') writeJson(join(outDir, RUN_JSON), runJson);
+      if (folder.kind === 'new') writeJson(join(outDir, RUN_JSON), runJson);
       mkdirSync(join(outDir, 'checkpoints'), { recursive: true });
     });
-  } catch (e) {
-    if (kind === 'new' && existsSync(outDir) && readdirSync(outDir).length === 0) rmdirSync(outDir);
-    throw e;
+  } finally {
+    folder.close();
   }
 }
 

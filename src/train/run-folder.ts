@@ -4,9 +4,9 @@
  * through the safe output path, so a reader never sees half a line; on resume cut back to the
  * steps of the checkpoint resumed from), predictions.csv.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { UserError } from '../errors.js';
+import { UserError, check } from '../errors.js';
 import { writeFileAtomic } from '../io/file-io.js';
 import { lockFolder, type FolderLock } from '../io/folder-lock.js';
 import { checkOutsideInputs } from '../io/safe-output.js';
@@ -67,6 +67,49 @@ export function prepareRunFolder(out: string, inputs: readonly string[]): 'new' 
  */
 export function lockRunFolder(out: string): FolderLock {
   return lockFolder(resolve(out), RUN_LOCK, `--out ${out}`);
+}
+
+export interface OpenRunFolder {
+  kind: 'new' | 'existing';
+  /** Release the lock, and remove the folder again when this call made it and nothing was written. */
+  close(): void;
+}
+
+/**
+ * Open a run folder for `command` (train, pretrain): make or accept it (prepareRunFolder), take its
+ * lock before anything in it is read or written, and for an earlier run check that it was made by
+ * the same command with the same options (a resume continues exactly that run). The caller
+ * closes it when the run ends, however it ends.
+ */
+export function openRunFolder(out: string, inputs: readonly string[], command: string, options: Record<string, unknown>, onWarning: (text: string) => void): OpenRunFolder {
+  const kind = prepareRunFolder(out, inputs);
+  let lock: FolderLock | null = null;
+  const close = () => {
+    lock?.release();
+    if (kind === 'new' && existsSync(out) && readdirSync(out).length === 0) rmdirSync(out);
+  };
+  try {
+    lock = lockRunFolder(out);
+    if (lock.tookOverFrom) {
+      const h = lock.tookOverFrom;
+      onWarning(`--out ${out}: took over the lock ${RUN_LOCK} of pid ${h.pid} (started ${h.started}), which is no longer running`);
+    }
+    if (kind === 'existing') {
+      let before: { command?: string; options?: Record<string, unknown> };
+      try {
+        before = JSON.parse(readFileSync(join(out, RUN_JSON), 'utf8'));
+      } catch {
+        throw new UserError(`${join(out, RUN_JSON)}: not a readable run.json, so the run cannot be resumed; choose another --out`);
+      }
+      check(before.command === undefined || before.command === command, `--out ${out} holds a '${before.command}' run, not a ${command} run; choose another --out`);
+      const diff = differingOptions(before.options ?? {}, options);
+      check(diff.length === 0, `--out ${out} holds a run made with other options: ${diff.join(', ')}; resume with the same options or choose another --out`);
+    }
+  } catch (e) {
+    close();
+    throw e;
+  }
+  return { kind, close };
 }
 
 /** Dev metrics as "accuracy 0.7420, f1 0.8100". */

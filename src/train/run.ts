@@ -9,7 +9,7 @@
  * moments and step, the position in the epoch and I-STAR's C0. Evaluation and logging are
  * deterministic functions of these, so the files after a resume equal an uninterrupted run's.
  */
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { yieldToEventLoop } from '../backend/yield.js';
 import { describeProducts } from '../backend/products/index.js';
@@ -29,8 +29,7 @@ import { evaluate, trainingTokenCovariances, type Evaluation } from './evaluate.
 import { taskSpec, type TaskSpec } from './glue-task.js';
 import { makeSchedule, warmupSteps, type ScheduleKind } from './schedule.js';
 import { createOptimizer, refreshRegularizer, trainStep } from './step.js';
-import type { FolderLock } from '../io/folder-lock.js';
-import { FINAL_FOLDER, RUN_JSON, RUN_LOCK, differingOptions, lockRunFolder, prepareRunFolder, runFolderProgress, readJsonLinesUpTo, writeJson, writeJsonLines, writePredictions } from './run-folder.js';
+import { FINAL_FOLDER, RUN_JSON, openRunFolder, runFolderProgress, readJsonLinesUpTo, writeJson, writeJsonLines, writePredictions } from './run-folder.js';
 
 /** Every option that shapes the run's results (recorded in run.json and compared on resume). */
 export interface TrainOptions {
@@ -144,35 +143,17 @@ export async function runTraining(o: TrainOptions, outDir: string, env: { versio
   check(o.regLayers === null || o.reg === 'cosreg', `--reg-layers applies to --reg cosreg only (I-STAR reads hidden states 1..L); leave it out`);
   if (o.regLayers) for (const l of o.regLayers) check(l >= 0 && l <= config.numLayers, `--reg-layers: layer ${l} does not exist; the model has hidden states 0..${config.numLayers}`);
   const ctx: Context = { o, spec, tokenizer, train, dev, out: outDir };
-  const kind = prepareRunFolder(outDir, [o.model, o.data]);
   const options = recordedOptions(o);
   const runJson = { command: 'train', version: env.version, node: process.version, productsBackend: describeProducts(), seed: o.seed, options };
-  let lock: FolderLock | null = null;
+  const folder = openRunFolder(outDir, [o.model, o.data], 'train', options, hooks.onWarning ?? ((t: string) => hooks.onMessage?.(`warning: ${t}`)));
   try {
-    // Before anything in the folder is read or written: one process at a time works in it.
-    lock = lockRunFolder(outDir);
-    if (lock.tookOverFrom) {
-      const h = lock.tookOverFrom;
-      (hooks.onWarning ?? ((t: string) => hooks.onMessage?.(`warning: ${t}`)))(`--out ${outDir}: took over the lock ${RUN_LOCK} of pid ${h.pid} (started ${h.started}), which is no longer running`);
-    }
-    if (kind === 'existing') {
-      let before: { options?: Record<string, unknown> };
-      try {
-        before = JSON.parse(readFileSync(join(outDir, RUN_JSON), 'utf8'));
-      } catch {
-        throw new UserError(`${join(outDir, RUN_JSON)}: not a readable run.json, so the run cannot be resumed; choose another --out`);
-      }
-      const diff = differingOptions(before.options ?? {}, options);
-      check(diff.length === 0, `--out ${outDir} holds a run made with other options: ${diff.join(', ')}; resume with the same options or choose another --out`);
-    }
     // run.json is written once the model has loaded, so a refused head leaves no run behind.
     return await trainLoop(ctx, hooks, started, () => {
-      if (kind === 'new') writeJson(join(outDir, RUN_JSON), runJson);
+      if (folder.kind === 'new') writeJson(join(outDir, RUN_JSON), runJson);
       mkdirSync(join(outDir, 'checkpoints'), { recursive: true });
     });
   } finally {
-    lock?.release();
-    if (kind === 'new' && existsSync(outDir) && readdirSync(outDir).length === 0) rmdirSync(outDir);
+    folder.close();
   }
 }
 
