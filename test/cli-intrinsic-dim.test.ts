@@ -114,6 +114,19 @@ describe('intrinsic-dim: grid and search with a given baseline', () => {
     assert.deepEqual(again, res);
   });
 
+  test('a probes.jsonl line that is JSON but not a probe (found by fuzzing: a crash writing probes.csv) is one line naming it; the folder is left as it was', () => {
+    const copy = path.join(dir, 'damaged-probes');
+    fs.cpSync(grid, copy, { recursive: true });
+    const probes = path.join(copy, 'probes.jsonl');
+    const lines = fs.readFileSync(probes, 'utf8').split('\n');
+    lines[1] = lines[1].replace('"lrScores"', '"rScores"');
+    fs.writeFileSync(probes, lines.join('\n'));
+    const before = fs.readFileSync(probes, 'utf8');
+    const r = run(copy, ['--method', 'did', '--dims=64,16', '--baseline', '0.7', '--lrs=1e-2,1e-1']);
+    expectUserError(r, /damaged-probes\/probes\.jsonl line 2: not a finished probe \(lrScores is not a list of \{lr, score\}\); delete that line to run its probe again/);
+    assert.equal(fs.readFileSync(probes, 'utf8'), before);
+  });
+
   test('Ctrl-C after the first probe (exit 130, says so), then the same command: that probe is kept, the rest run, the result equals an uninterrupted run', async () => {
     const out = path.join(dir, 'killed');
     const args = [...base, '--method', 'did', '--dims=64,16', '--baseline', '0.7', '--lrs=1e-2,1e-1', '--out', out];
