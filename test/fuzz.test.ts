@@ -12,6 +12,8 @@
  * (default 1), REPGEOM_FUZZ_ONLY=C runs case C alone. A failure names seed and case to rerun it.
  * REPGEOM_FUZZ_METRICS picks what `measure` computes (default all, so the corrupted values reach
  * every metric, the eigenvalue-based ones included; e.g. cosine for a faster pass over the readers).
+ * REPGEOM_FUZZ_TARGETS=a,b keeps the seeds of those targets only (measure, extract, sweep-status,
+ * sweep-status-json, compare, intrinsic-dim, train-lock); a rerun needs the same value.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -28,7 +30,10 @@ const CASES = Number(process.env.REPGEOM_FUZZ_CASES ?? 200);
 const SEED = Number(process.env.REPGEOM_FUZZ_SEED ?? 1);
 const ONLY = process.env.REPGEOM_FUZZ_ONLY === undefined ? undefined : Number(process.env.REPGEOM_FUZZ_ONLY);
 const METRICS = process.env.REPGEOM_FUZZ_METRICS ?? 'all';
+const TARGETS = process.env.REPGEOM_FUZZ_TARGETS?.split(',');
 const PARALLEL = 2;
+/** The `how` of a run on a seed's own bytes: its target's setup must then end with exit 0. */
+const VALID = 'the valid seed';
 /** Generous hang guard: a case normally takes about a second. */
 const TIME_LIMIT_MS = 20_000;
 /** Peak resident memory of one CLI run on these KB-sized inputs (node + tfjs wasm is ~200 MB). */
@@ -68,7 +73,12 @@ async function runCase(c: number, seeds: FuzzSeed[], targets: Record<string, Fuz
   const rng = new Rng(SEED * 1_000_003 + c);
   const seed = seeds[c % seeds.length];
   const { bytes, how } = corrupt(rng, seed);
-  const dir = path.join(tmp, `case-${c}`);
+  return runOn(`case-${c}`, seed, bytes, how, targets, stats);
+}
+
+/** Run `seed`'s target on `bytes` in the folder `name`; returns the problems found (empty: passed). */
+async function runOn(name: string, seed: FuzzSeed, bytes: Uint8Array, how: string, targets: Record<string, FuzzTarget>, stats: Stats): Promise<string[]> {
+  const dir = path.join(tmp, name);
   fs.mkdirSync(dir);
   const fc = targets[seed.target](dir, seed);
   const input = fc.input;
@@ -95,14 +105,16 @@ async function runCase(c: number, seeds: FuzzSeed[], targets: Record<string, Fuz
   if (leftovers.length) problems.push(`temporary files left: ${leftovers.join(', ')}`);
   if (!r.timedOut) problems.push(...(await fc.check(r.status, r.stdout)));
   if (problems.length === 0) fs.rmSync(dir, { recursive: true, force: true });
-  return problems.map((p) => `seed ${SEED} case ${c} (${seed.name}: ${how}): ${p} [rerun: REPGEOM_FUZZ_SEED=${SEED} REPGEOM_FUZZ_ONLY=${c}; files in ${dir}]`);
+  if (how === VALID && r.status !== 0) problems.push(`the valid seed ends with exit ${r.status}: ${r.stderr.slice(0, 400)}`);
+  return problems.map((p) => `seed ${SEED} ${name} (${seed.name}: ${how}): ${p} [rerun: REPGEOM_FUZZ_SEED=${SEED} REPGEOM_FUZZ_ONLY=${name.replace('case-', '')}${TARGETS ? ` REPGEOM_FUZZ_TARGETS=${TARGETS.join(',')}` : ''}; files in ${dir}]`);
 }
 
 test(`fuzz: ${ONLY === undefined ? CASES : 1} corrupted inputs end with exit 0 or one 'repgeom:' line, in bounded time and memory`, { timeout: 60 * 60_000 }, async (t) => {
   const seedsDir = path.join(tmp, 'seeds');
   fs.mkdirSync(seedsDir);
   const built = buildFolders(seedsDir);
-  const seeds = [...buildSeeds(seedsDir, path.join(TINY, 'config.json')), ...built.seeds];
+  const seeds = [...buildSeeds(seedsDir, path.join(TINY, 'config.json')), ...built.seeds].filter((s) => TARGETS === undefined || TARGETS.includes(s.target));
+  assert.ok(seeds.length > 0, `REPGEOM_FUZZ_TARGETS=${TARGETS}: no such target`);
   const targets = fuzzTargets(built.folders, METRICS);
   const cases = ONLY === undefined ? Array.from({ length: CASES }, (_, c) => c) : [ONLY];
   const stats: Stats = { exits: new Map(), perTarget: new Map(), worstMs: 0, worstRss: 0 };
@@ -114,6 +126,13 @@ test(`fuzz: ${ONLY === undefined ? CASES : 1} corrupted inputs end with exit 0 o
       failures.push(...(await runCase(c, seeds, targets, stats)));
     }
   };
+  // The run-folder targets' setups on their valid seeds first: each must pass (exit 0, complete
+  // output), so a setup that fails on every input cannot pass as a reader's one-line error.
+  const valid = ONLY === undefined ? seeds.filter((s) => s.target !== 'measure' && s.target !== 'extract') : [];
+  for (let i = 0; i < valid.length; i += PARALLEL) {
+    const batch = valid.slice(i, i + PARALLEL).map((s, k) => runOn(`valid-${i + k}`, s, s.bytes, VALID, targets, { exits: new Map(), perTarget: new Map(), worstMs: 0, worstRss: 0 }));
+    for (const problems of await Promise.all(batch)) failures.push(...problems);
+  }
   await Promise.all(Array.from({ length: PARALLEL }, worker));
   const summary = `fuzz seed ${SEED}: ${cases.length} cases; exits ${[...stats.exits].sort().map(([k, v]) => `${k}: ${v}`).join(', ')}; ` +
     `per target ${[...stats.perTarget].sort().map(([k, v]) => `${k}: ${v}`).join(', ')}; worst time ${(stats.worstMs / 1000).toFixed(1)} s; worst peak memory ${stats.worstRss.toFixed(0)} MB; ${failures.length} failures`;

@@ -99,7 +99,7 @@ export function fuzzTargets(folders: Folders, metrics: string): Record<FuzzTarge
       keepsInput: always,
       check: async (status, stdout) => {
         if (status !== 0) return stdout === '' ? [] : ['exit 2 but output on stdout'];
-        if (format === 'table') return stdout.includes(SWEEP_RUN) || stdout.includes('runs') ? [] : [`exit 0 but no status table: ${stdout.slice(0, 200)}`];
+        if (format === 'table') return /^index\s+state\s/m.test(stdout) ? [] : [`exit 0 but no status table: ${stdout.slice(0, 200)}`];
         try { JSON.parse(stdout); return []; } catch { return [`--format json printed no complete JSON: ${stdout.slice(0, 200)}`]; }
       },
     };
