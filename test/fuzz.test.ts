@@ -69,9 +69,9 @@ function runCli(args: string[], rssFile: string): Promise<Outcome> {
 }
 
 /** Set up case `c` in its own folder and run it; returns the problems found (empty: the case passed). */
-async function runCase(c: number, seeds: FuzzSeed[], targets: Record<string, FuzzTarget>, stats: Stats): Promise<string[]> {
+async function runCase(c: number, schedule: FuzzSeed[], targets: Record<string, FuzzTarget>, stats: Stats): Promise<string[]> {
   const rng = new Rng(SEED * 1_000_003 + c);
-  const seed = seeds[c % seeds.length];
+  const seed = schedule[c % schedule.length];
   const { bytes, how } = corrupt(rng, seed);
   return runOn(`case-${c}`, seed, bytes, how, targets, stats);
 }
@@ -116,6 +116,8 @@ test(`fuzz: ${ONLY === undefined ? CASES : 1} corrupted inputs end with exit 0 o
   const seeds = [...buildSeeds(seedsDir, path.join(TINY, 'config.json')), ...built.seeds].filter((s) => TARGETS === undefined || TARGETS.includes(s.target));
   assert.ok(seeds.length > 0, `REPGEOM_FUZZ_TARGETS=${TARGETS}: no such target`);
   const targets = fuzzTargets(built.folders, METRICS);
+  // Case c fuzzes schedule[c mod its length]: each seed `share` times, interleaved.
+  const schedule = Array.from({ length: Math.max(...seeds.map((s) => s.share)) }, (_, round) => seeds.filter((s) => s.share > round)).flat();
   const cases = ONLY === undefined ? Array.from({ length: CASES }, (_, c) => c) : [ONLY];
   const stats: Stats = { exits: new Map(), perTarget: new Map(), worstMs: 0, worstRss: 0 };
   const failures: string[] = [];
@@ -123,7 +125,7 @@ test(`fuzz: ${ONLY === undefined ? CASES : 1} corrupted inputs end with exit 0 o
   const worker = async () => {
     while (next < cases.length) {
       const c = cases[next++];
-      failures.push(...(await runCase(c, seeds, targets, stats)));
+      failures.push(...(await runCase(c, schedule, targets, stats)));
     }
   };
   // The run-folder targets' setups on their valid seeds first: each must pass (exit 0, complete

@@ -25,6 +25,11 @@ export interface FuzzSeed {
   /** measure: the input file's extension; other targets: the name of the file the bytes replace. */
   ext: string;
   bytes: Uint8Array;
+  /**
+   * This seed's slots in each round of cases: 2 for the hidden-state files and config.json, 1 for
+   * the run-folder files (their commands load a model or train a step: slower cases).
+   */
+  share: number;
   /** A format-aware lie: a header field rewritten to another or a huge value. */
   lie(rng: Rng, bytes: Uint8Array): { bytes: Uint8Array; how: string };
 }
@@ -220,7 +225,7 @@ function lieJsonl(rng: Rng, bytes: Uint8Array): { bytes: Uint8Array; how: string
  * the tiny folders fuzz-targets.ts builds.
  */
 export function folderSeeds(files: { sweepJson: Uint8Array; runJson: Uint8Array; evalJsonl: Uint8Array; logJsonl: Uint8Array; idRunJson: Uint8Array; probesJsonl: Uint8Array; lock: Uint8Array }): FuzzSeed[] {
-  return [
+  return ([
     { name: 'sweep.json (status)', target: 'sweep-status', ext: 'sweep.json', bytes: files.sweepJson, lie: lieJson },
     { name: 'sweep.json (status json)', target: 'sweep-status-json', ext: 'sweep.json', bytes: files.sweepJson, lie: lieJson },
     { name: 'train run.json (compare)', target: 'compare', ext: 'run.json', bytes: files.runJson, lie: lieJson },
@@ -229,7 +234,7 @@ export function folderSeeds(files: { sweepJson: Uint8Array; runJson: Uint8Array;
     { name: 'intrinsic-dim run.json (resume)', target: 'intrinsic-dim', ext: 'run.json', bytes: files.idRunJson, lie: lieJson },
     { name: 'intrinsic-dim probes.jsonl (resume)', target: 'intrinsic-dim', ext: 'probes.jsonl', bytes: files.probesJsonl, lie: lieJsonl },
     { name: 'run.lock (train resume)', target: 'train-lock', ext: 'run.lock', bytes: files.lock, lie: lieJson },
-  ];
+  ] as const).map((s) => ({ ...s, share: 1 }));
 }
 
 // ------------------------------------------------------------------ seeds
@@ -239,7 +244,7 @@ export function buildSeeds(dir: string, configPath: string): FuzzSeed[] {
   const g = (rows: number, cols: number, seed: number) => gaussianMatrix(rows, cols, seed).data;
   const seeds: FuzzSeed[] = [];
   const add = (name: string, ext: string, bytes: Uint8Array, lie: FuzzSeed['lie'], target: FuzzTargetName = 'measure') =>
-    seeds.push({ name, ext, bytes, lie, target });
+    seeds.push({ name, ext, bytes, lie, target, share: 2 });
 
   add('npy-2d-f32', '.npy', readBack(dir, 'a.npy', (p) => writeNpy(p, Float32Array.from(g(24, 5, 1)), [24, 5])), lieNpy);
   add('npy-3d-f64', '.npy', readBack(dir, 'b.npy', (p) => writeNpy(p, g(3 * 16, 4, 2), [3, 16, 4])), lieNpy);
