@@ -112,7 +112,7 @@ async function runOn(name: string, seed: FuzzSeed, bytes: Uint8Array, how: strin
 test(`fuzz: ${ONLY === undefined ? CASES : 1} corrupted inputs end with exit 0 or one 'repgeom:' line, in bounded time and memory`, { timeout: 60 * 60_000 }, async (t) => {
   const seedsDir = path.join(tmp, 'seeds');
   fs.mkdirSync(seedsDir);
-  const built = buildFolders(seedsDir);
+  const built = await buildFolders(seedsDir);
   const seeds = [...buildSeeds(seedsDir, path.join(TINY, 'config.json')), ...built.seeds].filter((s) => TARGETS === undefined || TARGETS.includes(s.target));
   assert.ok(seeds.length > 0, `REPGEOM_FUZZ_TARGETS=${TARGETS}: no such target`);
   const targets = fuzzTargets(built.folders, METRICS);

@@ -4,15 +4,15 @@
  * targets start from real tiny folders (a finished train run, a finished intrinsic-dim folder, a
  * sweep folder) built once per fuzz run by `buildFolders`.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { openArrowStates } from '../../src/io/arrow.js';
 import { folderSeeds, type FuzzSeed, type FuzzTargetName } from './fuzz-inputs.js';
-import { repgeom } from './cli.js';
 import { SHARED } from './fixtures.js';
 
+const MAIN = path.resolve(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
 export const TINY = path.resolve(SHARED, 'models', 'tiny-bert-mlm');
 const SST2 = path.resolve(SHARED, 'data', 'glue', 'SST-2');
 const MODEL_FILES = ['model.safetensors', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'vocab.txt'];
@@ -39,9 +39,14 @@ export type FuzzTarget = (dir: string, seed: FuzzSeed) => FuzzCase;
 
 interface Folders { run: string; id: string; sweep: string }
 
-function mustRun(args: string[]): void {
-  const r = repgeom(args);
-  if (r.status !== 0) throw new Error(`fuzz setup: repgeom ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
+/** Run the CLI (in a child, so the builds overlap); rejects unless it ends with exit 0. */
+function mustRun(args: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    child.on('close', (status) => (status === 0 ? resolve() : reject(new Error(`fuzz setup: repgeom ${args.join(' ')} failed (${status}): ${stderr}`))));
+  });
 }
 
 /** A pid that no process has now: a child that has ended. */
@@ -51,11 +56,13 @@ function deadPid(): number {
 }
 
 /** Build the tiny folders once (a finished train run, a finished intrinsic-dim folder, a sweep folder) and their seeds. */
-export function buildFolders(dir: string): { folders: Folders; seeds: FuzzSeed[] } {
+export async function buildFolders(dir: string): Promise<{ folders: Folders; seeds: FuzzSeed[] }> {
   const folders = { run: path.join(dir, 'run'), id: path.join(dir, 'id'), sweep: path.join(dir, 'sweep') };
-  mustRun(trainArgs(folders.run));
-  mustRun(idArgs(folders.id));
-  mustRun(['sweep', '--model', TINY, ...TINY_TRAIN, '--lambdas=-1,0', '--seeds=0,1', '--out', folders.sweep, '--dry-run', '--quiet']);
+  await Promise.all([
+    mustRun(trainArgs(folders.run)),
+    mustRun(idArgs(folders.id)),
+    mustRun(['sweep', '--model', TINY, ...TINY_TRAIN, '--lambdas=-1,0', '--seeds=0,1', '--out', folders.sweep, '--dry-run', '--quiet']),
+  ]);
   const read = (...p: string[]) => new Uint8Array(fs.readFileSync(path.join(...p)));
   // A lock left by a process killed with SIGKILL on this host: a resume takes it over.
   const lock = new Uint8Array(Buffer.from(`${JSON.stringify({ host: os.hostname(), pid: deadPid(), started: new Date().toISOString() })}\n`));
