@@ -114,6 +114,38 @@ describe('intrinsic-dim: grid and search with a given baseline', () => {
     assert.deepEqual(again, res);
   });
 
+  test('a probes.jsonl line that is JSON but not a probe (found by fuzzing: a crash writing probes.csv) is one line naming it; the folder is left as it was', () => {
+    const copy = path.join(dir, 'damaged-probes');
+    fs.cpSync(grid, copy, { recursive: true });
+    const probes = path.join(copy, 'probes.jsonl');
+    const lines = fs.readFileSync(probes, 'utf8').split('\n');
+    lines[1] = lines[1].replace('"lrScores"', '"rScores"');
+    fs.writeFileSync(probes, lines.join('\n'));
+    const before = fs.readFileSync(probes, 'utf8');
+    const r = run(copy, ['--method', 'did', '--dims=64,16', '--baseline', '0.7', '--lrs=1e-2,1e-1']);
+    expectUserError(r, /damaged-probes\/probes\.jsonl line 2: not a finished probe \(lrScores is not a list of \{lr, score\}\); delete that line to run its probe again/);
+    assert.equal(fs.readFileSync(probes, 'utf8'), before);
+  });
+
+  test('a probes.jsonl probe outside the command\'s grid, or twice, is one line naming it (it would enter the decision)', () => {
+    const cmd = ['--method', 'did', '--dims=64,16', '--baseline', '0.7', '--lrs=1e-2,1e-1'];
+    for (const [name, edit, pattern] of [
+      ['other-d', (ls: string[]) => { ls[0] = ls[0].replace(/"d":\d+/, '"d":17'); }, /probes\.jsonl: probe 1 \(d=17 seed 0\) is not one this command runs \(--dims 64,16, --seeds-per-probe 1\); delete that line/],
+      ['other-seed', (ls: string[]) => { ls[1] = ls[1].replace(/"seed":0/, '"seed":3'); }, /probes\.jsonl: probe 2 \(d=\d+ seed 3\) is not one this command runs/],
+      ['twice', (ls: string[]) => { ls[1] = ls[0]; }, /probes\.jsonl: probe 2 \(d=\d+ seed 0\) is there twice; delete one of its lines/],
+    ] as const) {
+      const copy = path.join(dir, `probes-${name}`);
+      fs.cpSync(grid, copy, { recursive: true });
+      const probes = path.join(copy, 'probes.jsonl');
+      const lines = fs.readFileSync(probes, 'utf8').split('\n');
+      edit(lines);
+      fs.writeFileSync(probes, lines.join('\n'));
+      const before = fs.readFileSync(probes, 'utf8');
+      expectUserError(run(copy, cmd), pattern);
+      assert.equal(fs.readFileSync(probes, 'utf8'), before);
+    }
+  });
+
   test('Ctrl-C after the first probe (exit 130, says so), then the same command: that probe is kept, the rest run, the result equals an uninterrupted run', async () => {
     const out = path.join(dir, 'killed');
     const args = [...base, '--method', 'did', '--dims=64,16', '--baseline', '0.7', '--lrs=1e-2,1e-1', '--out', out];

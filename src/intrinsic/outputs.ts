@@ -8,6 +8,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TopLevelSpec } from 'vega-lite';
+import { UserError } from '../errors.js';
 import { writeFileAtomic } from '../io/file-io.js';
 import { chartBase } from '../report/charts.js';
 import { chartFigure, escapeHtml, formatNumber, htmlPage, htmlTable, metaHtml } from '../report/html.js';
@@ -24,20 +25,46 @@ export interface ProbeRecord {
   seconds: number;
 }
 
-/** The finished probes of an earlier run (a line torn by a kill is dropped: that probe runs again). */
+/**
+ * The finished probes of an earlier run. A line that is not JSON (torn by a kill) is dropped: that
+ * probe runs again. A JSON line without a probe's fields was edited or damaged: a UserError naming
+ * the line, since its probe's score would otherwise reach the decision or the written tables.
+ */
 export function readProbeRecords(path: string): ProbeRecord[] {
   const records: ProbeRecord[] = [];
   if (!existsSync(path)) return records;
-  for (const line of readFileSync(path, 'utf8').split('\n')) {
-    if (!line.trim()) continue;
+  readFileSync(path, 'utf8').split('\n').forEach((line, i) => {
+    if (!line.trim()) return;
+    let r: unknown;
     try {
-      const r = JSON.parse(line) as ProbeRecord;
-      if (Number.isInteger(r.d) && Number.isInteger(r.seed) && Number.isFinite(r.score) && Number.isFinite(r.lr)) records.push(r);
+      r = JSON.parse(line);
     } catch {
-      // dropped
+      return; // dropped
     }
-  }
+    const wrong = probeRecordProblem(r);
+    if (wrong !== null) throw new UserError(`${path} line ${i + 1}: not a finished probe (${wrong}); delete that line to run its probe again`);
+    records.push(r as ProbeRecord);
+  });
   return records;
+}
+
+const finite = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+const count = (v: unknown, least: number): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= least;
+
+/** What is wrong with a parsed probes.jsonl line, or null for a well-formed record. */
+function probeRecordProblem(r: unknown): string | null {
+  if (r === null || typeof r !== 'object' || Array.isArray(r)) return 'not an object';
+  const p = r as Record<string, unknown>;
+  if (!count(p.d, 1)) return 'd is not a positive integer';
+  if (!count(p.seed, 0)) return 'seed is not a non-negative integer';
+  if (!finite(p.score)) return 'score is not a number';
+  if (!finite(p.lr) || p.lr <= 0) return 'lr is not a positive number';
+  if (!Array.isArray(p.lrScores) || !p.lrScores.every((s) => s !== null && typeof s === 'object' && finite((s as Record<string, unknown>).lr) && finite((s as Record<string, unknown>).score))) {
+    return 'lrScores is not a list of {lr, score}';
+  }
+  if (!count(p.steps, 0)) return 'steps is not a non-negative integer';
+  if (!finite(p.seconds) || p.seconds < 0) return 'seconds is not a non-negative number';
+  return null;
 }
 
 export interface IntrinsicResult {

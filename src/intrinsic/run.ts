@@ -180,6 +180,13 @@ export async function runIntrinsicDim(o: IntrinsicDimOptions, out: string, env: 
   const probesPath = join(out, 'probes.jsonl');
   const records = readProbeRecords(probesPath);
   const seeds = Array.from({ length: o.seedsPerProbe }, (_, i) => i);
+  // Every record must be a probe this command would run, once: an edited line would enter the decision.
+  records.forEach((r, i) => {
+    const inGrid = (o.search ? r.d >= minDim && r.d <= maxDim : o.dims!.includes(r.d)) && r.seed < o.seedsPerProbe;
+    const where = `${probesPath}: probe ${i + 1} (d=${r.d} seed ${r.seed})`;
+    check(inGrid, `${where} is not one this command runs (${o.search ? `--min-dim ${minDim} … --max-dim ${maxDim}` : `--dims ${o.dims!.join(',')}`}, --seeds-per-probe ${o.seedsPerProbe}); delete that line, or run the command that made this folder`);
+    check(!records.slice(0, i).some((q) => q.d === r.d && q.seed === r.seed), `${where} is there twice; delete one of its lines`);
+  });
   const ctx: ProbeContext = {
     modelDir: o.model, inputs, subspace, include: o.include, exclude: o.exclude, threads: o.threads,
     budget: { epochs: o.epochs, batchSize: o.batchSize, maxLength: o.maxLength, schedule: o.schedule, maxGradNorm: o.maxGradNorm, weightDecay: o.subspaceWeightDecay },

@@ -1,8 +1,9 @@
 /**
  * Inputs for the fuzz tests: small valid files of every format the readers take (written by the
- * project's own writers, or apache-arrow for the stream format), and seeded corruptions of them —
- * bit flips, overwritten bytes, truncations, insertions, deletions, and lying header fields
- * (shapes, lengths, offsets rewritten to other or huge values).
+ * project's own writers, or apache-arrow for the stream format; the run-folder formats come from
+ * real tiny runs, see fuzz-targets.ts), and seeded corruptions of them — bit flips, overwritten
+ * bytes, truncations, insertions, deletions, and lying fields (shapes, lengths, offsets, JSON
+ * values rewritten to other, huge, wrongly typed or deeply nested ones).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -14,13 +15,21 @@ import { writeSafetensors } from '../../src/io/safetensors.js';
 import { createArrowWriter } from '../../src/io/arrow.js';
 import { gaussianMatrix } from './fixtures.js';
 
+export type FuzzTargetName = 'measure' | 'extract' | 'sweep-status' | 'sweep-status-json' | 'compare' | 'intrinsic-dim' | 'train-lock';
+
 export interface FuzzSeed {
   /** Short name for reports, e.g. "npy-3d-f64". */
   name: string;
-  /** measure: the file is `input<ext>`; extract: the bytes are the model folder's config.json. */
-  command: 'measure' | 'extract';
+  /** Which fuzz target (fuzz-targets.ts) sets up the case's folder and command around the bytes. */
+  target: FuzzTargetName;
+  /** measure: the input file's extension; other targets: the name of the file the bytes replace. */
   ext: string;
   bytes: Uint8Array;
+  /**
+   * This seed's slots in each round of cases: 2 for the hidden-state files and config.json, 1 for
+   * the run-folder files (their commands load a model or train a step: slower cases).
+   */
+  share: number;
   /** A format-aware lie: a header field rewritten to another or a huge value. */
   lie(rng: Rng, bytes: Uint8Array): { bytes: Uint8Array; how: string };
 }
@@ -152,14 +161,90 @@ function lieConfig(rng: Rng, bytes: Uint8Array): { bytes: Uint8Array; how: strin
   return { bytes: new Uint8Array(Buffer.from(text)), how: nest ? 'deeply nested brackets' : `${key} := ${JSON.stringify(value)}` };
 }
 
+/** Every path (keys from the root) to a value of a parsed JSON document, the root excluded. */
+function jsonPaths(value: unknown, prefix: (string | number)[] = [], out: (string | number)[][] = []): (string | number)[][] {
+  if (out.length > 2000 || value === null || typeof value !== 'object') return out;
+  for (const key of Array.isArray(value) ? value.keys() : Object.keys(value)) {
+    out.push([...prefix, key]);
+    jsonPaths((value as Record<string | number, unknown>)[key], [...prefix, key], out);
+  }
+  return out;
+}
+
+/** Values that break run-folder readers: huge, negative, fractional, wrongly typed, paths outside. */
+const JSON_LIES: unknown[] = [0, -1, 1.5, 1e9, 2 ** 31, 2 ** 53 + 2, 1e308, -1e308, '', 'x', '../outside', '../../..', '/', null, true, [], {}, [1e9], { step: 1e15 }];
+
+/**
+ * Rewrite one value anywhere in a JSON document (`text`), or add deeply nested brackets; a
+ * document that does not parse comes back unchanged apart from the nesting.
+ */
+export function lieJsonText(rng: Rng, text: string): { text: string; how: string } {
+  const nest = rng.nextInt(8) === 0;
+  let doc: unknown;
+  try { doc = JSON.parse(text); } catch { doc = undefined; }
+  if (nest || doc === null || typeof doc !== 'object') {
+    const deep = `${'['.repeat(20_000)}${']'.repeat(20_000)}`;
+    return { text: text.trimStart().startsWith('{') ? text.replace('{', `{"nested": ${deep},`) : deep, how: 'deeply nested brackets' };
+  }
+  const paths = jsonPaths(doc);
+  if (paths.length === 0) return { text: JSON.stringify(pick(rng, JSON_LIES)), how: 'the document := a scalar' };
+  const where = pick(rng, paths);
+  let parent = doc as Record<string | number, unknown>;
+  for (const k of where.slice(0, -1)) parent = parent[k] as Record<string | number, unknown>;
+  const value = pick(rng, JSON_LIES);
+  const drop = rng.nextInt(10) === 0 && !Array.isArray(parent);
+  if (drop) delete parent[where[where.length - 1]];
+  else parent[where[where.length - 1]] = value;
+  return { text: JSON.stringify(doc, null, 2), how: `${where.join('.')} ${drop ? 'deleted' : `:= ${JSON.stringify(value)}`}` };
+}
+
+/** A lie in a JSON file (run.json, sweep.json, run.lock). */
+function lieJson(rng: Rng, bytes: Uint8Array): { bytes: Uint8Array; how: string } {
+  const { text, how } = lieJsonText(rng, Buffer.from(bytes).toString('utf8'));
+  return { bytes: new Uint8Array(Buffer.from(text)), how };
+}
+
+/** A lie in one line of a JSON-lines file (log.jsonl, eval.jsonl, probes.jsonl), or a line repeated with a huge step. */
+function lieJsonl(rng: Rng, bytes: Uint8Array): { bytes: Uint8Array; how: string } {
+  const lines = Buffer.from(bytes).toString('utf8').split('\n');
+  const full = lines.map((l, i) => [l, i] as const).filter(([l]) => l.trim() !== '');
+  if (full.length === 0) return lieJson(rng, bytes);
+  const [line, i] = pick(rng, full);
+  if (rng.nextInt(6) === 0) {
+    const { text } = lieJsonText(rng, line);
+    lines.splice(i + 1, 0, text.replace(/\s*\n\s*/g, ''));
+    return { bytes: new Uint8Array(Buffer.from(lines.join('\n'))), how: `line ${i + 1} repeated with a lie` };
+  }
+  const { text, how } = lieJsonText(rng, line);
+  lines[i] = text.replace(/\s*\n\s*/g, '');
+  return { bytes: new Uint8Array(Buffer.from(lines.join('\n'))), how: `line ${i + 1}: ${how}` };
+}
+
+/**
+ * The run-folder seeds: `files` maps each target's fuzzed file to the valid bytes of it, read from
+ * the tiny folders fuzz-targets.ts builds.
+ */
+export function folderSeeds(files: { sweepJson: Uint8Array; runJson: Uint8Array; evalJsonl: Uint8Array; logJsonl: Uint8Array; idRunJson: Uint8Array; probesJsonl: Uint8Array; lock: Uint8Array }): FuzzSeed[] {
+  return ([
+    { name: 'sweep.json (status)', target: 'sweep-status', ext: 'sweep.json', bytes: files.sweepJson, lie: lieJson },
+    { name: 'sweep.json (status json)', target: 'sweep-status-json', ext: 'sweep.json', bytes: files.sweepJson, lie: lieJson },
+    { name: 'train run.json (compare)', target: 'compare', ext: 'run.json', bytes: files.runJson, lie: lieJson },
+    { name: 'train eval.jsonl (compare)', target: 'compare', ext: 'eval.jsonl', bytes: files.evalJsonl, lie: lieJsonl },
+    { name: 'train log.jsonl (compare)', target: 'compare', ext: 'log.jsonl', bytes: files.logJsonl, lie: lieJsonl },
+    { name: 'intrinsic-dim run.json (resume)', target: 'intrinsic-dim', ext: 'run.json', bytes: files.idRunJson, lie: lieJson },
+    { name: 'intrinsic-dim probes.jsonl (resume)', target: 'intrinsic-dim', ext: 'probes.jsonl', bytes: files.probesJsonl, lie: lieJsonl },
+    { name: 'run.lock (train resume)', target: 'train-lock', ext: 'run.lock', bytes: files.lock, lie: lieJson },
+  ] as const).map((s) => ({ ...s, share: 1 }));
+}
+
 // ------------------------------------------------------------------ seeds
 
 /** The valid files the fuzz cases start from; written once into `dir`. */
 export function buildSeeds(dir: string, configPath: string): FuzzSeed[] {
   const g = (rows: number, cols: number, seed: number) => gaussianMatrix(rows, cols, seed).data;
   const seeds: FuzzSeed[] = [];
-  const add = (name: string, ext: string, bytes: Uint8Array, lie: FuzzSeed['lie'], command: FuzzSeed['command'] = 'measure') =>
-    seeds.push({ name, ext, bytes, lie, command });
+  const add = (name: string, ext: string, bytes: Uint8Array, lie: FuzzSeed['lie'], target: FuzzTargetName = 'measure') =>
+    seeds.push({ name, ext, bytes, lie, target, share: 2 });
 
   add('npy-2d-f32', '.npy', readBack(dir, 'a.npy', (p) => writeNpy(p, Float32Array.from(g(24, 5, 1)), [24, 5])), lieNpy);
   add('npy-3d-f64', '.npy', readBack(dir, 'b.npy', (p) => writeNpy(p, g(3 * 16, 4, 2), [3, 16, 4])), lieNpy);
