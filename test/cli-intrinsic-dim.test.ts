@@ -6,7 +6,7 @@
  * Chromium, and every bad input (one line, exit 2).
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -250,5 +250,23 @@ describe('intrinsic-dim: bad input (one line, exit 2)', () => {
     const trainRun = path.join(dir, 'measured', 'baseline');
     assert.ok(fs.existsSync(path.join(trainRun, 'run.json')), 'the measured-baseline test above made it');
     expectUserError(run(trainRun, ['--method', 'did', '--dims=16']), /holds a train run, not an intrinsic-dim folder; choose another --out/);
+  });
+
+  test('a folder another live process works in is refused (its lock), and left as it is', async () => {
+    const grid = path.join(dir, 'grid');
+    const sleeper = spawn('sleep', ['120'], { stdio: 'ignore' });
+    const gone = new Promise((resolve) => sleeper.on('exit', resolve));
+    const lock = path.join(grid, 'run.lock');
+    try {
+      fs.writeFileSync(lock, JSON.stringify({ host: os.hostname(), pid: sleeper.pid, started: '2026-01-02T03:04:05.000Z' }));
+      const before = fs.readFileSync(path.join(grid, 'result.json'), 'utf8');
+      expectUserError(run(grid, ['--method', 'did', '--dims=64,16', '--baseline', '0.7', '--lrs=1e-2,1e-1']), new RegExp(`another repgeom process \\(pid ${sleeper.pid} on this host`));
+      assert.equal(fs.readFileSync(path.join(grid, 'result.json'), 'utf8'), before);
+      assert.ok(fs.existsSync(lock), 'the live lock is left alone');
+    } finally {
+      sleeper.kill('SIGKILL');
+      await gone;
+      fs.rmSync(lock, { force: true });
+    }
   });
 });

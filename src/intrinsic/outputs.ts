@@ -5,11 +5,11 @@
  * score against d (log scale): every seed's probe, the isotonic-smoothed mean the decision reads,
  * and the baseline, threshold (0.9 × baseline) and chance lines.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TopLevelSpec } from 'vega-lite';
 import { UserError } from '../errors.js';
-import { writeFileAtomic } from '../io/file-io.js';
+import { writeFileAtomic, readTextFileSync } from '../io/file-io.js';
 import { chartBase } from '../report/charts.js';
 import { chartFigure, escapeHtml, formatNumber, htmlPage, htmlTable, metaHtml } from '../report/html.js';
 import type { CurvePoint } from '../subspace/d90.js';
@@ -33,7 +33,7 @@ export interface ProbeRecord {
 export function readProbeRecords(path: string): ProbeRecord[] {
   const records: ProbeRecord[] = [];
   if (!existsSync(path)) return records;
-  readFileSync(path, 'utf8').split('\n').forEach((line, i) => {
+  readTextFileSync(path).split('\n').forEach((line, i) => {
     if (!line.trim()) return;
     let r: unknown;
     try {

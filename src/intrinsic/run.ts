@@ -12,7 +12,7 @@
  * log d; src/subspace/d90.ts), each with k seeds and the best of the learning rates; the decision
  * (isotonic smoothing, strict > 0.9 × baseline, a bootstrap interval) is d90.ts's.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError, check } from '../errors.js';
 import { setInterruptHook } from '../io/safe-output.js';
@@ -20,7 +20,8 @@ import { TrainableModel } from '../models/trainable.js';
 import { bootstrapD90, decideD90, nextSearchProbe, type Probe } from '../subspace/d90.js';
 import type { ProjectionMode } from '../subspace/projection.js';
 import { batchCount } from '../train/batches.js';
-import { RUN_JSON, differingOptions, lastEvaluation, prepareRunFolder, writeJson, writeJsonLines } from '../train/run-folder.js';
+import { RUN_JSON, differingOptions, lastEvaluation, lockRunFolder, prepareRunFolder, writeJson, writeJsonLines } from '../train/run-folder.js';
+import type { FolderLock } from '../io/folder-lock.js';
 import { readTaskInputs, runTraining, type TrainOptions } from '../train/run.js';
 import type { ScheduleKind } from '../train/schedule.js';
 import { chanceScore } from './chance.js';
@@ -29,6 +30,7 @@ import { readProbeRecords, writeResultFiles, type IntrinsicResult } from './outp
 import { primaryScore, runProbe, type ProbeContext } from './probe.js';
 import { checkSubspaceDim, tensorSpecs, type SubspaceMethod } from './subspace-model.js';
 import { selectTensors } from './tensor-selection.js';
+import { readTextFileSync } from '../io/file-io.js';
 
 export interface IntrinsicDimOptions {
   model: string;
@@ -125,22 +127,31 @@ const lrText = (lr: number) => lr.toExponential().replace(/e\+?/, 'e').replace(/
  * Make the folder (run.json records the options), or accept an earlier intrinsic-dim folder made
  * with the same options; anything else is refused before any work.
  */
-function openFolder(out: string, o: IntrinsicDimOptions, version: string): void {
+function openFolder(out: string, o: IntrinsicDimOptions, version: string, hooks: IntrinsicHooks): FolderLock {
   const kind = prepareRunFolder(out, [o.model, o.data]);
-  const options = recorded(o);
-  if (kind === 'new') {
-    writeJson(join(out, RUN_JSON), { command: 'intrinsic-dim', version, node: process.version, options });
-    return;
-  }
-  let before: { command?: string; options?: Record<string, unknown> };
+  // One process at a time appends to probes.jsonl (as train locks its run folder).
+  const lock = lockRunFolder(out);
   try {
-    before = JSON.parse(readFileSync(join(out, RUN_JSON), 'utf8'));
-  } catch {
-    throw new UserError(`${join(out, RUN_JSON)}: not readable, so the intrinsic-dim folder cannot be resumed; choose another --out`);
+    if (lock.tookOverFrom) hooks.onMessage?.(`warning: --out ${out}: took over the lock of pid ${lock.tookOverFrom.pid}, which is no longer running`);
+    const options = recorded(o);
+    if (kind === 'new') {
+      writeJson(join(out, RUN_JSON), { command: 'intrinsic-dim', version, node: process.version, options });
+      return lock;
+    }
+    let before: { command?: string; options?: Record<string, unknown> };
+    try {
+      before = JSON.parse(readTextFileSync(join(out, RUN_JSON)));
+    } catch {
+      throw new UserError(`${join(out, RUN_JSON)}: not readable, so the intrinsic-dim folder cannot be resumed; choose another --out`);
+    }
+    check(before.command === 'intrinsic-dim', `--out ${out} holds a ${before.command ?? 'repgeom'} run, not an intrinsic-dim folder; choose another --out`);
+    const diff = differingOptions(before.options ?? {}, options);
+    check(diff.length === 0, `--out ${out} holds an intrinsic-dim folder made with other options: ${diff.join(', ')}; rerun with the same options or choose another --out`);
+    return lock;
+  } catch (e) {
+    lock.release();
+    throw e;
   }
-  check(before.command === 'intrinsic-dim', `--out ${out} holds a ${before.command ?? 'repgeom'} run, not an intrinsic-dim folder; choose another --out`);
-  const diff = differingOptions(before.options ?? {}, options);
-  check(diff.length === 0, `--out ${out} holds an intrinsic-dim folder made with other options: ${diff.join(', ')}; rerun with the same options or choose another --out`);
 }
 
 /**
@@ -175,135 +186,139 @@ export async function runIntrinsicDim(o: IntrinsicDimOptions, out: string, env: 
     check(o.baseline > chance, `--baseline ${o.baseline} is at or below chance (${fmt(chance)}, the ${spec.primaryMetric} of the best constant prediction on the eval split): d90 means nothing there; give the full fine-tuning score`);
   }
 
-  openFolder(out, o, env.version);
-
-  const probesPath = join(out, 'probes.jsonl');
-  const records = readProbeRecords(probesPath);
-  const seeds = Array.from({ length: o.seedsPerProbe }, (_, i) => i);
-  // Every record must be a probe this command would run, once: an edited line would enter the decision.
-  records.forEach((r, i) => {
-    const inGrid = (o.search ? r.d >= minDim && r.d <= maxDim : o.dims!.includes(r.d)) && r.seed < o.seedsPerProbe;
-    const where = `${probesPath}: probe ${i + 1} (d=${r.d} seed ${r.seed})`;
-    check(inGrid, `${where} is not one this command runs (${o.search ? `--min-dim ${minDim} … --max-dim ${maxDim}` : `--dims ${o.dims!.join(',')}`}, --seeds-per-probe ${o.seedsPerProbe}); delete that line, or run the command that made this folder`);
-    check(!records.slice(0, i).some((q) => q.d === r.d && q.seed === r.seed), `${where} is there twice; delete one of its lines`);
-  });
-  const ctx: ProbeContext = {
-    modelDir: o.model, inputs, subspace, include: o.include, exclude: o.exclude, threads: o.threads,
-    budget: { epochs: o.epochs, batchSize: o.batchSize, maxLength: o.maxLength, schedule: o.schedule, maxGradNorm: o.maxGradNorm, weightDecay: o.subspaceWeightDecay },
-  };
-  const stepsPerRun = batchCount(inputs.train.examples.length, o.batchSize) * o.epochs;
-
-  const baselineDir = join(out, 'baseline');
-  const needBaseline = o.baseline === null && !existsSync(join(baselineDir, 'final'));
-  const runs = estimatedRuns(o, minDim, maxDim, records);
-  const timing = runs > 0 || needBaseline
-    ? await timeSteps(ctx, o.search ? minDim : o.dims![0], o.lrs[0], needBaseline ? o.baselineLr : null)
-    : { subspaceStepSeconds: null, baselineStepSeconds: null };
-  if (timing.subspaceStepSeconds !== null) hooks.onMessage?.(costMessage(runs, stepsPerRun, timing));
-
-  // The baseline.
-  let baseline = o.baseline;
-  let baselineSeconds = 0;
-  if (baseline === null) {
-    const t = Date.now();
-    const b = await runTraining(baselineOptions(o), baselineDir, env, {
-      onStep: (step, total, loss) => hooks.onStep?.('baseline', step, total, loss),
-      onMessage: (text) => hooks.onMessage?.(`baseline: ${text}`),
-    });
-    if (b.status === 'interrupted') return { status: 'interrupted', signal: b.signal, result: null };
-    baselineSeconds = (Date.now() - t) / 1000;
-    baseline = baselineScore(baselineDir, spec.primaryMetric);
-    hooks.onMessage?.(`baseline (full fine-tuning, lr ${lrText(o.baselineLr)}): ${spec.primaryMetric} ${fmt(baseline)}; chance ${fmt(chance)}`);
-  }
-  const threshold = 0.9 * baseline;
-  const decision = { baseline, chance };
-
-  // The probes.
-  let probeNumber = records.length;
-  const probeSeconds = { total: 0 };
-  const probeAt = async (d: number, seed: number): Promise<void> => {
-    const lrScores: { lr: number; score: number }[] = [];
-    let steps = 0, seconds = 0;
-    for (const lr of o.lrs) {
-      const label = `probe ${probeNumber + 1}: d=${d} seed ${seed} lr ${lrText(lr)}`;
-      const r = await probe(ctx, d, seed, lr, (step, total, loss) => hooks.onStep?.(label, step, total, loss));
-      lrScores.push({ lr, score: r.score });
-      steps += r.steps; seconds += r.seconds;
-      hooks.onMessage?.(`${label}: ${spec.primaryMetric} ${fmt(r.score)} (threshold ${fmt(threshold)}) in ${Math.round(r.seconds)} s`);
-    }
-    const best = lrScores.reduce((a, b) => (b.score > a.score ? b : a));
-    records.push({ d, seed, score: best.score, lr: best.lr, lrScores, steps, seconds });
-    probeNumber++;
-    probeSeconds.total += seconds;
-    writeJsonLines(probesPath, records);
-  };
-  const has = (d: number, seed: number) => records.some((r) => r.d === d && r.seed === seed);
-  const done = (): Probe[] => records.map((r) => ({ d: r.d, seed: r.seed, score: r.score }));
-  // A signal ends the run at once (temporaries removed); the probes finished so far are kept.
-  setInterruptHook(() => {
-    hooks.onMessage?.(`interrupted: ${records.length} finished probe(s) kept in ${probesPath}; run the same command to continue (the probe that was running starts again)`);
-    return false;
-  });
+  const lock = openFolder(out, o, env.version, hooks);
   try {
-    if (threshold > chance) await runProbes();
-    else hooks.onMessage?.(`0.9 × baseline = ${fmt(threshold)} is at or below chance (${fmt(chance)}): no probes run`);
-  } finally {
-    setInterruptHook(null);
-  }
-  async function runProbes(): Promise<void> {
-    if (o.dims) {
-      for (const d of [...o.dims].sort((a, b) => a - b)) for (const s of seeds) if (!has(d, s)) await probeAt(d, s);
-    } else {
-      for (;;) {
-        // A d probed with fewer than k seeds (an interrupted run) is completed first.
-        const partial = [...new Set(records.map((r) => r.d))].find((d) => seeds.some((s) => !has(d, s)));
-        const d = partial ?? nextSearchProbe(done(), { ...decision, minDim, maxDim, tolerance: o.tolerance });
-        if (d === null) break;
-        for (const s of seeds) if (!has(d, s)) await probeAt(d, s);
+
+    const probesPath = join(out, 'probes.jsonl');
+    const records = readProbeRecords(probesPath);
+    const seeds = Array.from({ length: o.seedsPerProbe }, (_, i) => i);
+    // Every record must be a probe this command would run, once: an edited line would enter the decision.
+    records.forEach((r, i) => {
+      const inGrid = (o.search ? r.d >= minDim && r.d <= maxDim : o.dims!.includes(r.d)) && r.seed < o.seedsPerProbe;
+      const where = `${probesPath}: probe ${i + 1} (d=${r.d} seed ${r.seed})`;
+      check(inGrid, `${where} is not one this command runs (${o.search ? `--min-dim ${minDim} … --max-dim ${maxDim}` : `--dims ${o.dims!.join(',')}`}, --seeds-per-probe ${o.seedsPerProbe}); delete that line, or run the command that made this folder`);
+      check(!records.slice(0, i).some((q) => q.d === r.d && q.seed === r.seed), `${where} is there twice; delete one of its lines`);
+    });
+    const ctx: ProbeContext = {
+      modelDir: o.model, inputs, subspace, include: o.include, exclude: o.exclude, threads: o.threads,
+      budget: { epochs: o.epochs, batchSize: o.batchSize, maxLength: o.maxLength, schedule: o.schedule, maxGradNorm: o.maxGradNorm, weightDecay: o.subspaceWeightDecay },
+    };
+    const stepsPerRun = batchCount(inputs.train.examples.length, o.batchSize) * o.epochs;
+
+    const baselineDir = join(out, 'baseline');
+    const needBaseline = o.baseline === null && !existsSync(join(baselineDir, 'final'));
+    const runs = estimatedRuns(o, minDim, maxDim, records);
+    const timing = runs > 0 || needBaseline
+      ? await timeSteps(ctx, o.search ? minDim : o.dims![0], o.lrs[0], needBaseline ? o.baselineLr : null)
+      : { subspaceStepSeconds: null, baselineStepSeconds: null };
+    if (timing.subspaceStepSeconds !== null) hooks.onMessage?.(costMessage(runs, stepsPerRun, timing));
+
+    // The baseline.
+    let baseline = o.baseline;
+    let baselineSeconds = 0;
+    if (baseline === null) {
+      const t = Date.now();
+      const b = await runTraining(baselineOptions(o), baselineDir, env, {
+        onStep: (step, total, loss) => hooks.onStep?.('baseline', step, total, loss),
+        onMessage: (text) => hooks.onMessage?.(`baseline: ${text}`),
+      });
+      if (b.status === 'interrupted') return { status: 'interrupted', signal: b.signal, result: null };
+      baselineSeconds = (Date.now() - t) / 1000;
+      baseline = baselineScore(baselineDir, spec.primaryMetric);
+      hooks.onMessage?.(`baseline (full fine-tuning, lr ${lrText(o.baselineLr)}): ${spec.primaryMetric} ${fmt(baseline)}; chance ${fmt(chance)}`);
+    }
+    const threshold = 0.9 * baseline;
+    const decision = { baseline, chance };
+
+    // The probes.
+    let probeNumber = records.length;
+    const probeSeconds = { total: 0 };
+    const probeAt = async (d: number, seed: number): Promise<void> => {
+      const lrScores: { lr: number; score: number }[] = [];
+      let steps = 0, seconds = 0;
+      for (const lr of o.lrs) {
+        const label = `probe ${probeNumber + 1}: d=${d} seed ${seed} lr ${lrText(lr)}`;
+        const r = await probe(ctx, d, seed, lr, (step, total, loss) => hooks.onStep?.(label, step, total, loss));
+        lrScores.push({ lr, score: r.score });
+        steps += r.steps; seconds += r.seconds;
+        hooks.onMessage?.(`${label}: ${spec.primaryMetric} ${fmt(r.score)} (threshold ${fmt(threshold)}) in ${Math.round(r.seconds)} s`);
+      }
+      const best = lrScores.reduce((a, b) => (b.score > a.score ? b : a));
+      records.push({ d, seed, score: best.score, lr: best.lr, lrScores, steps, seconds });
+      probeNumber++;
+      probeSeconds.total += seconds;
+      writeJsonLines(probesPath, records);
+    };
+    const has = (d: number, seed: number) => records.some((r) => r.d === d && r.seed === seed);
+    const done = (): Probe[] => records.map((r) => ({ d: r.d, seed: r.seed, score: r.score }));
+    // A signal ends the run at once (temporaries removed); the probes finished so far are kept.
+    setInterruptHook(() => {
+      hooks.onMessage?.(`interrupted: ${records.length} finished probe(s) kept in ${probesPath}; run the same command to continue (the probe that was running starts again)`);
+      return false;
+    });
+    try {
+      if (threshold > chance) await runProbes();
+      else hooks.onMessage?.(`0.9 × baseline = ${fmt(threshold)} is at or below chance (${fmt(chance)}): no probes run`);
+    } finally {
+      setInterruptHook(null);
+    }
+    async function runProbes(): Promise<void> {
+      if (o.dims) {
+        for (const d of [...o.dims].sort((a, b) => a - b)) for (const s of seeds) if (!has(d, s)) await probeAt(d, s);
+      } else {
+        for (;;) {
+          // A d probed with fewer than k seeds (an interrupted run) is completed first.
+          const partial = [...new Set(records.map((r) => r.d))].find((d) => seeds.some((s) => !has(d, s)));
+          const d = partial ?? nextSearchProbe(done(), { ...decision, minDim, maxDim, tolerance: o.tolerance });
+          if (d === null) break;
+          for (const s of seeds) if (!has(d, s)) await probeAt(d, s);
+        }
       }
     }
-  }
 
-  const probes = done();
-  const d90 = decideD90(probes, decision);
-  const interval = d90.d90 === null ? null : bootstrapD90(probes, { ...decision, resamples: 100, seed: 0 }).interval;
-  const result: IntrinsicResult = {
-    d90: d90.d90,
-    ...(d90.d90 === null ? { reason: d90.reason ?? 'no probed d reaches the threshold' } : {}),
-    interval,
-    baseline,
-    threshold,
-    chance,
-    method: o.method,
-    projection: {
-      mode: o.projection, publicCodeSizing: o.publicCodeSizing, gradientScaleOneOverL: o.gradientScaleOneOverL,
-      seeds: 'probe seed s: projection seed s, data order seed s, new head and dropout seed s',
-    },
-    probes: records.map((r) => ({ d: r.d, seed: r.seed, score: r.score, lr: r.lr })),
-    metric: spec.primaryMetric,
-    task: o.task,
-    baselineSource: o.baseline === null ? 'measured' : 'given',
-    learningRates: { subspace: o.lrs, baseline: o.baseline === null ? o.baselineLr : null },
-    budget: {
-      epochs: o.epochs, stepsPerProbe: stepsPerRun, trainRows: inputs.train.examples.length, evalRows: inputs.dev.examples.length,
-      trainLimit: o.trainLimit, evalLimit: o.evalLimit, batchSize: o.batchSize, maxLength: o.maxLength, schedule: o.schedule,
-      maxGradNorm: o.maxGradNorm, subspaceWeightDecay: o.subspaceWeightDecay,
-    },
-    seeds,
-    search: o.search
-      ? { mode: 'search', minDim, maxDim, tolerance: o.tolerance, seedsPerProbe: o.seedsPerProbe }
-      : { mode: 'grid', dims: [...o.dims!].sort((a, b) => a - b), seedsPerProbe: o.seedsPerProbe },
-    decision: { fraction: 0.9, rule: 'strict (smoothed score > threshold)', smoothing: 'isotonic non-decreasing, weighted by seeds', bootstrapResamples: 100, curve: d90.curve },
-    parameters,
-    tensors: m,
-    ...(o.method === 'said' ? { m } : {}),
-    include: o.include,
-    exclude: o.exclude,
-    version: env.version,
-    timing: { seconds: (Date.now() - started) / 1000, probeSeconds: probeSeconds.total, baselineSeconds, ...timing },
-  };
-  await writeResultFiles(out, result, records);
-  return { status: 'finished', result };
+    const probes = done();
+    const d90 = decideD90(probes, decision);
+    const interval = d90.d90 === null ? null : bootstrapD90(probes, { ...decision, resamples: 100, seed: 0 }).interval;
+    const result: IntrinsicResult = {
+      d90: d90.d90,
+      ...(d90.d90 === null ? { reason: d90.reason ?? 'no probed d reaches the threshold' } : {}),
+      interval,
+      baseline,
+      threshold,
+      chance,
+      method: o.method,
+      projection: {
+        mode: o.projection, publicCodeSizing: o.publicCodeSizing, gradientScaleOneOverL: o.gradientScaleOneOverL,
+        seeds: 'probe seed s: projection seed s, data order seed s, new head and dropout seed s',
+      },
+      probes: records.map((r) => ({ d: r.d, seed: r.seed, score: r.score, lr: r.lr })),
+      metric: spec.primaryMetric,
+      task: o.task,
+      baselineSource: o.baseline === null ? 'measured' : 'given',
+      learningRates: { subspace: o.lrs, baseline: o.baseline === null ? o.baselineLr : null },
+      budget: {
+        epochs: o.epochs, stepsPerProbe: stepsPerRun, trainRows: inputs.train.examples.length, evalRows: inputs.dev.examples.length,
+        trainLimit: o.trainLimit, evalLimit: o.evalLimit, batchSize: o.batchSize, maxLength: o.maxLength, schedule: o.schedule,
+        maxGradNorm: o.maxGradNorm, subspaceWeightDecay: o.subspaceWeightDecay,
+      },
+      seeds,
+      search: o.search
+        ? { mode: 'search', minDim, maxDim, tolerance: o.tolerance, seedsPerProbe: o.seedsPerProbe }
+        : { mode: 'grid', dims: [...o.dims!].sort((a, b) => a - b), seedsPerProbe: o.seedsPerProbe },
+      decision: { fraction: 0.9, rule: 'strict (smoothed score > threshold)', smoothing: 'isotonic non-decreasing, weighted by seeds', bootstrapResamples: 100, curve: d90.curve },
+      parameters,
+      tensors: m,
+      ...(o.method === 'said' ? { m } : {}),
+      include: o.include,
+      exclude: o.exclude,
+      version: env.version,
+      timing: { seconds: (Date.now() - started) / 1000, probeSeconds: probeSeconds.total, baselineSeconds, ...timing },
+    };
+    await writeResultFiles(out, result, records);
+    return { status: 'finished', result };
+  } finally {
+    lock.release();
+  }
 }
 
 /** The final evaluation's primary metric of a finished baseline run folder (scored as a probe is). */

@@ -11,6 +11,7 @@ import * as os from 'node:os';
 import { join } from 'node:path';
 import { UserError } from '../errors.js';
 import { cleanUpAtExit, processAlive } from './safe-output.js';
+import { readTextFileSync } from './file-io.js';
 
 export interface LockHolder { host: string; pid: number; started: string }
 
@@ -96,7 +97,7 @@ function createExclusive(path: string, text: string, what: string): boolean {
 export function readHolder(path: string): LockHolder | null {
   let value: unknown;
   try {
-    value = JSON.parse(fs.readFileSync(path, 'utf8'));
+    value = JSON.parse(readTextFileSync(path));
   } catch {
     return null;
   }

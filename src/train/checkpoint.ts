@@ -14,7 +14,7 @@ import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../errors.js';
-import { writeFileAtomic } from '../io/file-io.js';
+import { writeFileAtomic, readTextFileSync } from '../io/file-io.js';
 import { StagedFolder, planFolderOutput } from '../io/safe-output.js';
 import { openSafetensors, writeSafetensors, type TensorToWrite } from '../io/safetensors.js';
 import { checkpointConfig } from '../models/checkpoint-config.js';
@@ -94,7 +94,7 @@ export function verifyCheckpoint(dir: string): void {
   const manifestPath = join(dir, MANIFEST);
   let files: Record<string, { bytes: number; sha256: string }>;
   try {
-    files = JSON.parse(readFileSync(manifestPath, 'utf8')).files;
+    files = JSON.parse(readTextFileSync(manifestPath)).files;
     if (typeof files !== 'object' || files === null) throw new Error('no files');
   } catch {
     throw new UserError(`${manifestPath}: the checkpoint's manifest is missing or damaged; the checkpoint cannot be resumed from: remove ${dir} to resume from the one before it`);
@@ -108,7 +108,7 @@ export function verifyCheckpoint(dir: string): void {
 
 
 export function readTrainerState(dir: string): TrainerState {
-  return JSON.parse(readFileSync(join(dir, STATE), 'utf8')) as TrainerState;
+  return JSON.parse(readTextFileSync(join(dir, STATE))) as TrainerState;
 }
 
 /** Restore AdamW's moments (and return C0, if saved) from a verified checkpoint. */

@@ -9,7 +9,7 @@
  * (seed, step) and every dropout mask by (seed, site, step); a checkpoint holds the weights,
  * AdamW's moments and the step, from which the epoch and position follow.
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describeProducts } from '../backend/products/index.js';
 import { yieldToEventLoop } from '../backend/yield.js';
@@ -101,7 +101,7 @@ function specialIds(tokenizer: Tokenizer, dir: string): { maskId: number; exclud
     const path = join(dir, f);
     if (!existsSync(path)) continue;
     try {
-      const json = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+      const json = JSON.parse(readTextFileSync(path)) as Record<string, unknown>;
       for (const [k, v] of Object.entries(json)) {
         const s = typeof v === 'string' ? v : typeof v === 'object' && v !== null && typeof (v as { content?: unknown }).content === 'string' ? (v as { content: string }).content : null;
         if (k.endsWith('_token') && s !== null) named.set(k, s);

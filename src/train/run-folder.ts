@@ -4,10 +4,10 @@
  * through the safe output path, so a reader never sees half a line; on resume cut back to the
  * steps of the checkpoint resumed from), predictions.csv.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { UserError, check } from '../errors.js';
-import { writeFileAtomic } from '../io/file-io.js';
+import { writeFileAtomic, readTextFileSync } from '../io/file-io.js';
 import { lockFolder, type FolderLock } from '../io/folder-lock.js';
 import { checkOutsideInputs } from '../io/safe-output.js';
 import { checkpointsNewestFirst, isCheckpointFolder, readTrainerState } from './checkpoint.js';
@@ -97,7 +97,7 @@ export function openRunFolder(out: string, inputs: readonly string[], command: s
     if (kind === 'existing') {
       let before: { command?: string; options?: Record<string, unknown> };
       try {
-        before = JSON.parse(readFileSync(join(out, RUN_JSON), 'utf8'));
+        before = JSON.parse(readTextFileSync(join(out, RUN_JSON)));
       } catch {
         throw new UserError(`${join(out, RUN_JSON)}: not a readable run.json, so the run cannot be resumed; choose another --out`);
       }
@@ -142,7 +142,7 @@ export function differingOptions(before: Record<string, unknown>, now: Record<st
 export function readJsonLinesUpTo(path: string, upTo: number): Record<string, unknown>[] {
   if (!existsSync(path)) return [];
   const out: Record<string, unknown>[] = [];
-  for (const line of readFileSync(path, 'utf8').split('\n')) {
+  for (const line of readTextFileSync(path).split('\n')) {
     if (!line.trim()) continue;
     try {
       const row = JSON.parse(line) as Record<string, unknown>;
@@ -176,7 +176,7 @@ export function writePredictions(path: string, gold: readonly number[], predicte
 export function readRunFileLines(path: string): { line: number; row: Record<string, unknown> }[] {
   if (!existsSync(path)) return [];
   const out: { line: number; row: Record<string, unknown> }[] = [];
-  readFileSync(path, 'utf8').split('\n').forEach((text, i) => {
+  readTextFileSync(path).split('\n').forEach((text, i) => {
     if (!text.trim()) return;
     let row: unknown;
     try {

@@ -3,13 +3,14 @@
  * the Slurm jobs submitted for it), one run folder per run, `logs/<run folder>.log` with each
  * run's output. sweep.json is written through the one safe output path.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import * as os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { UserError, check } from '../errors.js';
 import { checkOutsideInputs, planFileOutput, writeOutputFile } from '../io/safe-output.js';
 import { RUN_JSON, differingOptions } from './run-folder.js';
 import type { SweepPlan, SweepRun } from './sweep-plan.js';
+import { readTextFileSync } from '../io/file-io.js';
 
 export const SWEEP_JSON = 'sweep.json';
 export const LOGS = 'logs';
@@ -53,11 +54,12 @@ export function readSweepFile(dir: string): SweepFile {
   check(existsSync(path), `${dir}: not a sweep folder (no ${SWEEP_JSON}); give the --out of a repgeom sweep`);
   let s: SweepFile;
   try {
-    s = JSON.parse(readFileSync(path, 'utf8')) as SweepFile;
-  } catch {
-    throw new UserError(`${path}: not readable JSON; the sweep cannot be resumed from it, so choose another --out`);
+    s = JSON.parse(readTextFileSync(path)) as SweepFile;
+  } catch (e) {
+    if (e instanceof UserError) throw e; // a FIFO, a device, a file too large: said by the reader
+    throw new UserError(`${path}: not readable JSON; the file is damaged (repgeom sweep writes it), so restore it or run the sweep into a new --out`);
   }
-  check(isObject(s) && Array.isArray(s.runs) && isObject(s.options), `${path}: has no options and runs; it is not a repgeom sweep.json, so choose another --out`);
+  check(isObject(s) && Array.isArray(s.runs) && isObject(s.options), `${path}: has no options and runs; it is not a repgeom sweep.json, so restore it or run the sweep into a new --out`);
   const damaged = (where: string, what: string, value: unknown) => new UserError(
     `${path}: ${where}: ${what}, got ${shortJson(value)}; the file is damaged (repgeom sweep writes it), so restore it or run the sweep into a new --out`);
   const folders = new Set<string>();
@@ -136,7 +138,7 @@ export const startLine = (pid: number): string => `repgeom sweep: ${new Date().t
 /** Who last started the run in this log: a local process (its pid) or a Slurm array task; null if none did. */
 export function lastStart(log: string): { local: number } | { slurm: string } | null {
   if (!existsSync(log)) return null;
-  const text = readFileSync(log, 'utf8');
+  const text = readTextFileSync(log);
   const starts = [...text.matchAll(/^repgeom sweep: \S+ (?:local pid (\d+) started|Slurm task (\S+) starting)/gm)];
   const last = starts[starts.length - 1];
   if (!last) return null;
@@ -174,7 +176,7 @@ export function isInterruptStatus(status: number): boolean {
 /** The status of the last ending a run's log records, or null (never ran, or still running). */
 export function lastExitStatus(log: string): number | null {
   if (!existsSync(log)) return null;
-  const text = readFileSync(log, 'utf8');
+  const text = readTextFileSync(log);
   const all = [...text.matchAll(/^repgeom sweep: train exited with status (\d+)$/gm)];
   if (all.length === 0) return null;
   const last = all[all.length - 1];
